@@ -1,0 +1,94 @@
+"""Decoding source files to RGB arrays (with a note of any conversion) and encoding results."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+JPEG_QUALITY = 95
+PNG_COMPRESSION = 3
+
+
+class ImageDecodeError(ValueError):
+    """A file that is not a decodable image; the message names the file and the fault."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """An RGB uint8 image and how it was obtained from the file."""
+
+    rgb: np.ndarray
+    source_mode: str
+    format: str
+    note: str | None
+
+
+def decode_rgb(data: bytes, *, source: str = "<bytes>") -> Decoded:
+    """Decode image bytes to RGB uint8; greyscale, CMYK, palette and alpha sources are converted with a note."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            mode, fmt = im.mode, im.format or "unknown"
+            if mode == "RGB":
+                rgb, note = np.asarray(im), None
+            else:
+                rgb, note = _to_rgb(im), f"converted {mode} {fmt} to RGB"
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageDecodeError(f"{source}: not a decodable image ({exc})") from exc
+    if rgb.size == 0:
+        raise ImageDecodeError(f"{source}: image has no pixels")
+    return Decoded(np.ascontiguousarray(rgb), mode, fmt, note)
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = arr.max() or 1.0
+        grey = np.round(arr * (255.0 / (65535.0 if top > 255 else 255.0))).clip(0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"))
+        return rgba[..., :3].copy()
+    return np.asarray(im.convert("RGB"))
+
+
+def read_rgb(path: str, *, source: str | None = None) -> Decoded:
+    """Read and decode an image file to RGB."""
+    with open(path, "rb") as f:
+        return decode_rgb(f.read(), source=source or str(path))
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
+    """Encode an RGB uint8 image as baseline JPEG (4:2:0) with OpenCV."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def encode_png(array: np.ndarray, compression: int = PNG_COMPRESSION) -> bytes:
+    """Encode a greyscale, RGB or RGBA uint8 image as PNG with OpenCV."""
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return buf.tobytes()
+
+
+def decode_any(data: bytes) -> np.ndarray:
+    """Decode PNG/JPEG bytes as stored in a shard: RGB, RGBA or single-channel uint8."""
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ImageDecodeError("not a decodable image")
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
+    return arr

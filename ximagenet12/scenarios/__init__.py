@@ -1,0 +1,92 @@
+"""Scenario registry: `apply(name, image, mask, seed=...)` runs one scenario as a pure function."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .table import PAPER_SCENARIOS, SCENARIOS, SCENARIOS_LIST, Scenario
+
+__all__ = ["PAPER_SCENARIOS", "SCENARIOS", "SCENARIOS_LIST", "Scenario", "ScenarioError", "apply", "draw_params"]
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be computed for these inputs (bad array, undefined for this mask)."""
+
+
+def _check_image(image: np.ndarray, what: str) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        got = f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
+        raise ScenarioError(f"{what} must be an RGB uint8 array of shape (H, W, 3), got {got}")
+
+
+def _check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.ndim != 2:
+        raise ScenarioError(f"{what} must be a 2-D array, got shape {getattr(mask, 'shape', None)}")
+    if mask.shape != shape[:2]:
+        raise ScenarioError(f"{what} is {mask.shape[0]}x{mask.shape[1]} (HxW), its image is {shape[0]}x{shape[1]}")
+    if mask.dtype == np.uint8 and not np.any((mask != 0) & (mask != 255)):
+        return mask
+    return np.where(mask != 0, 255, 0).astype(np.uint8)
+
+
+def draw_params(name: str, seed: int | None) -> dict[str, Any]:
+    """The parameters `name` draws from a generator seeded with `seed`, with the seed itself."""
+    scenario = SCENARIOS[name]
+    params: dict[str, Any] = {"seed": seed}
+    if scenario.draw is not None:
+        params.update(scenario.draw(np.random.default_rng(seed)))
+    return params
+
+
+def apply(
+    name: str,
+    image: np.ndarray,
+    mask: np.ndarray,
+    seed: int | None = None,
+    *,
+    background: np.ndarray | None = None,
+    background_mask: np.ndarray | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Run scenario `name`; returns (image, mask aligned with it, JSON-able params incl. the seed).
+
+    `background` is the photo for `rand_bg`, the generated image for `ai_bg` and the other image
+    for `mixed_*` (with `background_mask`). Pass `params` (as returned earlier) to reproduce a
+    result without drawing; otherwise they are drawn from `numpy.random.default_rng(seed)`.
+    """
+    try:
+        scenario = SCENARIOS[name]
+    except KeyError:
+        raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
+    _check_image(image, "image")
+    mask = _check_mask(mask, image.shape, "mask")
+    n_object = int(np.count_nonzero(mask))
+    if scenario.needs_object and n_object == 0:
+        raise ScenarioError(f"{name} is undefined for an empty mask (no object pixels)")
+    if scenario.needs_background and n_object == mask.size:
+        raise ScenarioError(f"{name} is undefined for an all-object mask (no background pixels)")
+
+    kwargs: dict[str, Any] = {}
+    if scenario.needs is not None:
+        if background is None:
+            raise ScenarioError(f"{name} needs `background=` ({scenario.needs})")
+        _check_image(background, "background")
+        kwargs["background"] = background
+    if scenario.needs == "image":
+        if background_mask is None:
+            raise ScenarioError(f"{name} needs `background_mask=` for the other image")
+        background_mask = _check_mask(background_mask, background.shape, "background_mask")
+        if not background_mask.any() or background_mask.all():
+            raise ScenarioError(f"{name}: the other image's mask must have object and background pixels")
+        kwargs["background_mask"] = background_mask
+
+    if params is None:
+        params = draw_params(name, seed)
+    drawn = {k: v for k, v in params.items() if k != "seed" and not k.startswith("_")}
+    try:
+        out_image, out_mask = scenario.run(image, mask, **scenario.recipe, **drawn, **kwargs)
+    except ValueError as exc:
+        raise ScenarioError(f"{name}: {exc}") from exc
+    return np.ascontiguousarray(out_image), np.ascontiguousarray(out_mask), dict(params)

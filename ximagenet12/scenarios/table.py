@@ -1,0 +1,274 @@
+"""The scenario table: every scenario's recipe, parameters and metadata, in one place.
+
+The registry, the builder's configs and the dataset card are all generated from `SCENARIOS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from . import functional as F
+
+Needs = Literal["photo", "image", "generated"]
+Run = Callable[..., "tuple[np.ndarray, np.ndarray]"]
+Draw = Callable[[np.random.Generator], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One scenario: how it is computed, what it draws and how its images are stored."""
+
+    name: str
+    title: str
+    description: str
+    run: Run
+    recipe: dict[str, Any] = field(default_factory=dict)
+    draw: Draw | None = None
+    ranges: dict[str, Any] = field(default_factory=dict)
+    mode: Literal["RGB", "RGBA"] = "RGB"
+    encoding: Literal["source", "jpeg", "png"] = "jpeg"
+    needs: Needs | None = None
+    needs_object: bool = True
+    needs_background: bool = False
+    paper_column: str | None = None
+    family: Literal["xin12", "in9"] = "xin12"
+    departs: str | None = None
+
+
+def _keep_mask(fn: Callable[..., np.ndarray]) -> Run:
+    """Wrap an op that keeps the image size so it returns the input mask with the image."""
+
+    def run(image: np.ndarray, mask: np.ndarray, **params: Any) -> tuple[np.ndarray, np.ndarray]:
+        return fn(image, mask, **params), mask
+
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _hue_from_bands(bands: list[tuple[int, int]]) -> Draw:
+    """Draw one hue uniformly from the union of inclusive bands."""
+    values = np.concatenate([np.arange(lo, hi + 1) for lo, hi in bands])
+
+    def draw(rng: np.random.Generator) -> dict[str, Any]:
+        return {"hue": int(values[rng.integers(len(values))])}
+
+    return draw
+
+
+def _original(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return image, mask
+
+
+def _bright_bg(image: np.ndarray, mask: np.ndarray, **recipe: Any) -> np.ndarray:
+    return F.composite(image, F.brighten(image, **recipe), mask)
+
+
+def _bright_fg(image: np.ndarray, mask: np.ndarray, **recipe: Any) -> np.ndarray:
+    return F.composite(F.brighten(image, **recipe), image, mask)
+
+
+def _rand_bg(image: np.ndarray, mask: np.ndarray, *, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return F.stretch_onto(image, mask, background)
+
+
+def _ai_bg(image: np.ndarray, mask: np.ndarray, *, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = background.shape[:2]
+    if mask.shape != (height, width):
+        import cv2
+
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    return background, mask
+
+
+def _mixed(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    background: np.ndarray,
+    background_mask: np.ndarray,
+    pairing: str,
+    fill: str = "tile",
+) -> tuple[np.ndarray, np.ndarray]:
+    return F.paste_object(image, mask, F.tile_background(background, background_mask)), mask
+
+
+BLUR = {"ksize": 15, "sigma": 3.0}
+BRIGHT = {"ksize": 9, "sigma": 4.0, "alpha": 1.5, "beta": 0.9, "gamma": 1.9}
+HUE_BANDS = {
+    "color_r": [(0, 29), (150, 179)],
+    "color_g": [(30, 89)],
+    "color_b": [(90, 149)],
+}
+
+
+def _color(channel: str, colour: str) -> Scenario:
+    bands = HUE_BANDS[channel]
+    return Scenario(
+        name=channel,
+        title=f"Colour {colour.lower()} background",
+        description=(
+            f"Background hue set to one random {colour.lower()} hue per image (OpenCV hue in "
+            + " or ".join(f"{lo}..{hi}" for lo, hi in bands)
+            + "), saturation and value kept; object kept. Not a channel isolation."
+        ),
+        run=_keep_mask(F.set_background_hue),
+        draw=_hue_from_bands(bands),
+        ranges={"hue": bands},
+        needs_background=True,
+        paper_column=channel.capitalize(),
+    )
+
+
+def _mixed_scenario(pairing: str, who: str) -> Scenario:
+    return Scenario(
+        name=f"mixed_{pairing}",
+        title=f"Mixed background, {who}",
+        description=(
+            f"The object pasted by its mask onto the `only_bg_t` background of an image of {who}, "
+            "resized (bilinear) to this image's size."
+        ),
+        run=_mixed,
+        recipe={"fill": "tile", "pairing": pairing},
+        needs="image",
+        needs_background=False,
+        family="in9",
+    )
+
+
+SCENARIOS_LIST: tuple[Scenario, ...] = (
+    Scenario(
+        name="original",
+        title="Original image",
+        description="The source image; stored as the source file's bytes, untouched.",
+        run=_original,
+        encoding="source",
+        needs_object=False,
+    ),
+    Scenario(
+        name="blur_bg",
+        title="Blurred background",
+        description="Whole image Gaussian-blurred (15x15, sigma 3); background from the blur, object kept.",
+        run=_keep_mask(F.blur_background),
+        recipe=BLUR,
+        needs_background=True,
+        paper_column="Blur_bg",
+    ),
+    Scenario(
+        name="blur_obj",
+        title="Blurred object",
+        description="Same blur; object from the blur, background kept.",
+        run=_keep_mask(F.blur_object),
+        recipe=BLUR,
+        paper_column="Blur_obj",
+    ),
+    _color("color_r", "Red"),
+    _color("color_g", "Green"),
+    _color("color_b", "Blue"),
+    Scenario(
+        name="color_rainbow",
+        title="Rainbow background",
+        description="Background hue rotated by one random k in 0..90 per image, modulo 180; object kept.",
+        run=_keep_mask(F.rotate_background_hue),
+        draw=lambda rng: {"shift": int(rng.integers(0, 91))},
+        ranges={"shift": [0, 90]},
+        needs_background=True,
+        departs="The authors' script adds k in uint8 and so wraps at 256 before taking % 180; here hue wraps at 180.",
+    ),
+    Scenario(
+        name="color_grey",
+        title="Greyscale background",
+        description="Background converted to greyscale (luma), object kept.",
+        run=_keep_mask(F.grey_background),
+        needs_background=True,
+        paper_column="Color_grey",
+        departs="No code was published; this follows the paper's description.",
+    ),
+    Scenario(
+        name="bright_bg",
+        title="Bright background",
+        description="Background from the saturating addWeighted(img, 1.5, GaussianBlur(img, 9x9, 4), 0.9, 1.9).",
+        run=_keep_mask(_bright_bg),
+        recipe=BRIGHT,
+        needs_background=True,
+        departs="Switched off in the authors' scripts; built here as their code reads.",
+    ),
+    Scenario(
+        name="bright_fg",
+        title="Bright object",
+        description="The same brightness change applied to the object, background kept.",
+        run=_keep_mask(_bright_fg),
+        recipe=BRIGHT,
+        departs="Switched off in the authors' scripts; applied to the object as the paper describes.",
+    ),
+    Scenario(
+        name="seg_img",
+        title="Segmented object",
+        description="Object kept, background (0, 0, 0).",
+        run=_keep_mask(F.segment),
+        needs_background=False,
+        paper_column="Seg_img",
+    ),
+    Scenario(
+        name="transparent",
+        title="Transparent object",
+        description="RGBA PNG: object (r, g, b, 255), background (0, 0, 0, 0).",
+        run=_keep_mask(F.to_transparent),
+        mode="RGBA",
+        encoding="png",
+        departs=(
+            "The authors' script zeroed only alpha and kept the background's RGB, which comes back "
+            "whenever a loader drops alpha; here the background is (0, 0, 0, 0) as the paper says."
+        ),
+    ),
+    Scenario(
+        name="rand_bg",
+        title="Random real background",
+        description=(
+            "A background photo of another class; the black-background object is stretched to the "
+            "photo's size (aspect not kept) and added to it with saturation, as the authors did; "
+            "the mask is resized with it."
+        ),
+        run=_rand_bg,
+        needs="photo",
+        paper_column="Rand_bg",
+    ),
+    Scenario(
+        name="ai_bg",
+        title="AI-generated background",
+        description=(
+            "An image generated elsewhere (Stable Diffusion through Playground AI) from the "
+            "transparent object, ingested as it is; the mask is resized (nearest) to its size."
+        ),
+        run=_ai_bg,
+        needs="generated",
+        needs_object=False,
+    ),
+    Scenario(
+        name="no_fg",
+        title="No foreground",
+        description="Object pixels set to (0, 0, 0), background kept; the mask marks where the object was.",
+        run=_keep_mask(F.remove_object),
+        needs_background=True,
+        family="in9",
+    ),
+    Scenario(
+        name="only_bg_t",
+        title="Only background, tiled",
+        description=(
+            "The object's bounding box filled by tiling the largest background strip beside it "
+            "(ImageNet-9's only_bg_t); the mask marks where the object was."
+        ),
+        run=_keep_mask(F.tile_background),
+        needs_background=True,
+        family="in9",
+    ),
+    _mixed_scenario("same", "another source of the same class"),
+    _mixed_scenario("rand", "a random source of another class"),
+    _mixed_scenario("next", "a source of the next class (label + 1, wrapping)"),
+)
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in SCENARIOS_LIST}
+PAPER_SCENARIOS: tuple[str, ...] = ("blur_bg", "blur_obj", "color_g", "color_b", "color_grey", "color_r", "rand_bg", "seg_img")
