@@ -1,0 +1,112 @@
+"""Writing one Parquet shard: `datasets` features embedded, viewer-sized row groups, atomic rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.arrow_writer import get_parquet_column_options
+
+ROW_GROUP_BYTES = 64 << 20
+ROW_GROUP_HARD_BYTES = 200 << 20
+ROW_GROUP_MIN_ROWS = 100
+ROW_GROUP_MAX_ROWS = 1000
+MAX_FILE_BYTES = 512 << 20
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A finished shard: its path relative to the output folder, rows, Arrow bytes, size and sha256."""
+
+    path: str
+    config: str
+    split: str
+    num_rows: int
+    num_bytes: int
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def partial_path(path: Path) -> Path:
+    """Where a shard is written until it is complete."""
+    return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+
+
+class ShardWriter:
+    """Streams rows into one Parquet file, flushing a row group every ~64 MB (100-1000 rows)."""
+
+    def __init__(self, root: Path, relpath: str, config: str, split: str, features: datasets.Features):
+        self.root, self.relpath, self.config, self.split = root, relpath, config, split
+        self.path = root / relpath
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.schema = features.arrow_schema
+        self._columns: dict[str, list[Any]] = {name: [] for name in self.schema.names}
+        self._buffered_bytes = 0
+        self.num_rows = 0
+        self.num_bytes = 0
+        self._writer = pq.ParquetWriter(
+            partial_path(self.path),
+            self.schema,
+            write_page_index=True,
+            use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
+            **get_parquet_column_options(features, self.schema),
+        )
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Buffer one encoded row; image columns are {"bytes", "path"} dicts."""
+        for name, values in self._columns.items():
+            values.append(row[name])
+        self._buffered_bytes += len(row["image"]["bytes"]) + len(row["mask"]["bytes"]) + 256
+        rows = len(self._columns["image"])
+        if (
+            rows >= ROW_GROUP_MAX_ROWS
+            or self._buffered_bytes >= ROW_GROUP_HARD_BYTES
+            or (self._buffered_bytes >= ROW_GROUP_BYTES and rows >= ROW_GROUP_MIN_ROWS)
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        rows = len(self._columns["image"])
+        if not rows:
+            return
+        table = pa.Table.from_pydict(self._columns, schema=self.schema)
+        self._writer.write_table(table, row_group_size=rows)
+        self.num_rows += rows
+        self.num_bytes += table.nbytes
+        self._columns = {name: [] for name in self.schema.names}
+        self._buffered_bytes = 0
+
+    def close(self) -> FileRecord:
+        """Finish the file and move it to its final name."""
+        self._flush()
+        self._writer.close()
+        tmp = partial_path(self.path)
+        record = FileRecord(
+            self.relpath, self.config, self.split, self.num_rows, self.num_bytes, tmp.stat().st_size, sha256_file(tmp)
+        )
+        os.replace(tmp, self.path)
+        return record
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        self._writer.close()
+        partial_path(self.path).unlink(missing_ok=True)

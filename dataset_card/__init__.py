@@ -1,0 +1,1 @@
+"""Card template and static text for the dataset card (package data)."""
