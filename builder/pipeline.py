@@ -291,7 +291,11 @@ def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
         else:
             records.append(record)
     rejected = [Rejected(**r) for r in state["rejected"]] + [Rejected(**r) for rec in records for r in rec["rejected"]]
-    rejected = sorted((Rejected(_relative(r.file, root), r.reason, r.stage) for r in rejected), key=lambda r: (r.file, r.reason))
+    prefix = f"{root.as_posix()}/"
+    rejected = sorted(
+        (Rejected(_relative(r.file, root), r.reason.replace(prefix, ""), r.stage) for r in rejected),
+        key=lambda r: (r.file, r.reason),
+    )
     report.rejected = rejected
     files = sorted((FileRecord(**f) for rec in records for f in rec["files"]), key=lambda f: f.path)
     for f in files:

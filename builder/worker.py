@@ -166,6 +166,10 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
             done: dict[str, int] = {}
             try:
                 src = loader.source(item.source)
+            except MaskError as exc:
+                result.rejected.append(Rejected(item.source.mask, str(exc), "mask"))
+                _report(progress, {"rejected": len(item.rows)})
+                continue
             except (OSError, ValueError) as exc:
                 result.rejected.append(Rejected(item.source.image, str(exc), "decode"))
                 _report(progress, {"rejected": len(item.rows)})
