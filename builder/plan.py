@@ -93,6 +93,14 @@ def make_plan(
     sources_per_shard: int = SOURCES_PER_SHARD,
 ) -> Plan:
     """Plan every row of `configs` for the inventory's sources (sorted by id)."""
+    inv = Inventory(
+        inv.root,
+        inv.classes,
+        sorted(inv.sources, key=lambda s: s.id),
+        sorted(inv.backgrounds, key=lambda b: b.id),
+        sorted(inv.generated, key=lambda b: b.id),
+        inv.rejected,
+    )
     labels = {c.wnid: c.label for c in inv.classes}
     by_class, present = _pairing_pools(inv)
     generated: dict[str, list[Background]] = {}
@@ -104,7 +112,7 @@ def make_plan(
     items: list[SourcePlan] = []
     rejected: list[Rejected] = []
 
-    for source in sorted(inv.sources, key=lambda s: s.id):
+    for source in inv.sources:
         rows: list[Row] = []
         other_classes = [w for w in present if w != source.wnid]
         for config in configs:
@@ -120,7 +128,7 @@ def make_plan(
                 else:
                     rows.append(Row(config, seed_row, background=choice))
             elif needs == "generated":
-                rows.extend(Row(config, seed_row, background=g) for g in sorted(generated.get(source.id, []), key=lambda b: b.id))
+                rows.extend(Row(config, seed_row, background=g) for g in generated.get(source.id, []))
             else:
                 pairing = SCENARIOS[config].recipe["pairing"]
                 if pairing == "same":
