@@ -328,14 +328,14 @@ def _manifest(state: dict, files: list[FileRecord], rejected: list[Rejected]) ->
                     "download_size": sum(f.size for f in parts),
                 }
         configs[name] = {**mf.scenario_recipe(name), "splits": splits}
-    from ximagenet12.imageio import JPEG_QUALITY, PNG_COMPRESSION
+    from ximagenet12.imageio import JPEG_QUALITY
 
     return {
         "name": "ximagenet12",
         "seed": state["seed"],
         "sources_per_shard": state["sources_per_shard"],
         "num_shards": state["num_shards"],
-        "encoding": {"jpeg_quality": JPEG_QUALITY, "png_compression": PNG_COMPRESSION, "original": "source bytes"},
+        "encoding": {"jpeg_quality": JPEG_QUALITY, "png": "OpenCV, lossless", "original": "source bytes"},
         "split_rule": "test if sha256(source_id) % 100 < 20; fold = sha256(source_id) // 100 % 12",
         "classes": state["classes"],
         "sources": {

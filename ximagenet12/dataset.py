@@ -23,6 +23,7 @@ from .scenarios import SCENARIOS_LIST
 
 MANIFEST_NAME = "build_manifest.json"
 BATCH_ROWS = 64
+_CODE_HASH = hashlib.sha256(Path(__file__).read_bytes() + __version__.encode()).hexdigest()
 
 
 class XImageNet12Config(datasets.BuilderConfig):
@@ -55,7 +56,7 @@ class XImageNet12(datasets.GeneratorBasedBuilder):
         self.root = str(Path(data_dir).resolve()) if data_dir else _hub_root(repo_id, revision)
         self.manifest = self._read_manifest(kwargs.get("token"))
         data_hash = hashlib.sha256(
-            json.dumps([__version__, [f["sha256"] for f in self.manifest.get("files", [])]]).encode()
+            json.dumps([_CODE_HASH, [f["sha256"] for f in self.manifest.get("files", [])]]).encode()
         ).hexdigest()[:16]
         kwargs.setdefault("dataset_name", "ximagenet12")
         kwargs.setdefault("hash", data_hash)
