@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from .pipeline import BuildLocked, BuildOptions, BuildReport, run_build
+from ximagenet12.scenarios import SCENARIOS
+
 from .plan import DEFAULT_SEED, SOURCES_PER_SHARD
 
 SAMPLE_OUT = Path("ximagenet12-sample")
@@ -39,13 +41,20 @@ def _print_report(report: BuildReport, out: Path) -> None:
     if report.counts:
         width = max(len(c) for c in report.counts)
         print(f"\n{'config':<{width}}  {'train':>7}  {'test':>6}")
-        for config, splits in report.counts.items():
+        for config in sorted(report.counts, key=list(SCENARIOS).index):
+            splits = report.counts[config]
             print(f"{config:<{width}}  {splits.get('train', 0):>7}  {splits.get('test', 0):>6}")
-    print(f"\n{report.num_rows} rows in {len(report.counts)} configs; shards built {len(report.built)}, already done {len(report.skipped)}")
-    if report.rejected:
-        print(f"rejected: {len(report.rejected)} inputs or rows, see {out / 'rejected.jsonl'}")
-        for r in report.rejected[:5]:
-            print(f"  {r.file}: {r.reason}")
+    print(
+        f"\n{report.num_rows} rows in {len(report.counts)} configs; "
+        f"shards built {len(report.built)}, already done {len(report.skipped)}"
+    )
+    for what, entries in (("skipped", report.unpaired), ("rejected", report.faults)):
+        if entries:
+            print(f"{what}: {len(entries)} (see {out / 'rejected.jsonl'})")
+            for r in entries[:5]:
+                print(f"  {r.file}: {r.reason}")
+            if len(entries) > 5:
+                print(f"  ... and {len(entries) - 5} more")
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -92,14 +101,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     if report.num_rows == 0:
         print("error: nothing was built", file=sys.stderr)
         return 1
+    where = str(out.resolve())
     print(
-        f"\nbuilt {out.resolve()}\nload it with:\n"
+        f"\nbuilt {where}\nload it with:\n"
         f"  from datasets import load_dataset\n"
-        f"  ds = load_dataset({str(out)!r}, 'rand_bg', split='test')\n"
-        f"  ds = load_dataset({str(out)!r}, 'rand_bg', split='test', streaming=True)\n"
-        f"  import ximagenet12; ds = ximagenet12.load('rand_bg', split='test', data_dir={str(out)!r})"
+        f"  ds = load_dataset({where!r}, 'rand_bg', split='test')\n"
+        f"  ds = load_dataset({where!r}, 'rand_bg', split='test', streaming=True)\n"
+        f"  import ximagenet12; ds = ximagenet12.load('rand_bg', split='test', data_dir={where!r})"
     )
-    if args.strict and report.rejected:
+    if args.strict and report.faults:
         print("error: --strict and some inputs were rejected", file=sys.stderr)
         return 1
     return 0

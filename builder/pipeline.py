@@ -62,6 +62,16 @@ class BuildReport:
         return not self.missing
 
     @property
+    def faults(self) -> list[Rejected]:
+        """Inputs or rows left out because something was wrong with them."""
+        return [r for r in self.rejected if r.stage != "plan"]
+
+    @property
+    def unpaired(self) -> list[Rejected]:
+        """Rows not planned because the scenario had no partner or photo for the source."""
+        return [r for r in self.rejected if r.stage == "plan"]
+
+    @property
     def num_rows(self) -> int:
         return sum(n for splits in self.counts.values() for n in splits.values())
 
