@@ -19,6 +19,8 @@ def _check_image(image: np.ndarray, what: str) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         got = f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}"
         raise ScenarioError(f"{what} must be an RGB uint8 array of shape (H, W, 3), got {got}")
+    if image.size == 0:
+        raise ScenarioError(f"{what} has no pixels (shape {image.shape})")
 
 
 def _check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -29,6 +31,35 @@ def _check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarr
     if mask.dtype == np.uint8 and not np.any((mask != 0) & (mask != 255)):
         return mask
     return np.where(mask != 0, 255, 0).astype(np.uint8)
+
+
+def _bands(spec: Any) -> list[tuple[int, int]]:
+    """A `ranges` entry as inclusive (lo, hi) bands: `[lo, hi]` or a list of such pairs."""
+    if len(spec) and isinstance(spec[0], (list, tuple)):
+        return [(int(lo), int(hi)) for lo, hi in spec]
+    return [(int(spec[0]), int(spec[1]))]
+
+
+def _check_params(scenario: Scenario, params: Any) -> dict[str, Any]:
+    """The scenario's drawn parameters taken from `params` and checked against its `ranges`.
+
+    Other keys (the seed, notes a build adds to a row such as `source_note`) are ignored, so a
+    stored row's params reproduce it; they can never override the fixed recipe.
+    """
+    if not isinstance(params, dict):
+        raise ScenarioError(f"{scenario.name}: params must be a dict, got {type(params).__name__}")
+    missing = sorted(k for k in scenario.ranges if k not in params)
+    if missing:
+        raise ScenarioError(f"{scenario.name}: params lack the drawn value(s) {missing}")
+    drawn = {k: params[k] for k in scenario.ranges}
+    for key, value in drawn.items():
+        bands = _bands(scenario.ranges[key])
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ScenarioError(f"{scenario.name}: params[{key!r}] must be an integer, got {value!r}")
+        if not any(lo <= value <= hi for lo, hi in bands):
+            allowed = " or ".join(f"{lo}..{hi}" for lo, hi in bands)
+            raise ScenarioError(f"{scenario.name}: params[{key!r}] = {value} is outside {allowed}")
+    return drawn
 
 
 def draw_params(name: str, seed: int | None) -> dict[str, Any]:
@@ -53,8 +84,8 @@ def apply(
     """Run scenario `name`; returns (image, mask aligned with it, JSON-able params incl. the seed).
 
     `background` is the photo for `rand_bg`, the generated image for `ai_bg` and the other image
-    for `mixed_*` (with `background_mask`). Pass `params` (as returned earlier) to reproduce a
-    result without drawing; otherwise they are drawn from `numpy.random.default_rng(seed)`.
+    for `mixed_*` (with `background_mask`). Pass `params` (as returned earlier, or a stored row's) to
+    reproduce a result without drawing; otherwise they are drawn from `numpy.random.default_rng(seed)`.
     """
     try:
         scenario = SCENARIOS[name]
@@ -84,9 +115,17 @@ def apply(
 
     if params is None:
         params = draw_params(name, seed)
-    drawn = {k: v for k, v in params.items() if k != "seed" and not k.startswith("_")}
+    drawn = _check_params(scenario, params)
     try:
         out_image, out_mask = scenario.run(image, mask, **scenario.recipe, **drawn, **kwargs)
     except ValueError as exc:
         raise ScenarioError(f"{name}: {exc}") from exc
-    return np.ascontiguousarray(out_image), np.ascontiguousarray(out_mask), dict(params)
+    inputs = [a for a in (image, mask, background, background_mask) if a is not None]
+    return _fresh(out_image, inputs), _fresh(out_mask, inputs), dict(params)
+
+
+def _fresh(array: np.ndarray, inputs: list[np.ndarray]) -> np.ndarray:
+    """`array` as a contiguous array sharing no memory with the inputs (copied only if needed)."""
+    if any(np.may_share_memory(array, a) for a in inputs):
+        return np.array(array, order="C")
+    return np.ascontiguousarray(array)

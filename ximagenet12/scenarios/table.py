@@ -5,8 +5,9 @@ The registry, the builder's configs and the dataset card are all generated from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -60,14 +61,6 @@ def _hue_from_bands(bands: list[tuple[int, int]]) -> Draw:
 
 def _original(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return image, mask
-
-
-def _bright_bg(image: np.ndarray, mask: np.ndarray, **recipe: Any) -> np.ndarray:
-    return F.composite(image, F.brighten(image, **recipe), mask)
-
-
-def _bright_fg(image: np.ndarray, mask: np.ndarray, **recipe: Any) -> np.ndarray:
-    return F.composite(F.brighten(image, **recipe), image, mask)
 
 
 def _rand_bg(image: np.ndarray, mask: np.ndarray, *, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +183,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         name="bright_bg",
         title="Bright background",
         description="Background from the saturating addWeighted(img, 1.5, GaussianBlur(img, 9x9, 4), 0.9, 1.9).",
-        run=_keep_mask(_bright_bg),
+        run=_keep_mask(F.brighten_background),
         recipe=BRIGHT,
         needs_background=True,
         departs="Switched off in the authors' scripts; built here as their code reads.",
@@ -199,7 +192,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         name="bright_fg",
         title="Bright object",
         description="The same brightness change applied to the object, background kept.",
-        run=_keep_mask(_bright_fg),
+        run=_keep_mask(F.brighten_object),
         recipe=BRIGHT,
         departs="Switched off in the authors' scripts; applied to the object as the paper describes.",
     ),
@@ -271,4 +264,6 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in SCENARIOS_LIST}
-PAPER_SCENARIOS: tuple[str, ...] = ("blur_bg", "blur_obj", "color_g", "color_b", "color_grey", "color_r", "rand_bg", "seg_img")
+PAPER_SCENARIOS: tuple[str, ...] = (
+    "blur_bg", "blur_obj", "color_g", "color_b", "color_grey", "color_r", "rand_bg", "seg_img",
+)
