@@ -23,7 +23,7 @@ def split_of(source_id: str) -> str:
 
 
 def test_sample_has_images_backgrounds_and_classes() -> None:
-    assert len(IMAGES) >= 5
+    assert len(IMAGES) >= 4
     assert len(list((ROOT / "backgrounds").glob("*.jpg"))) >= 3
     assert (ROOT / "SOURCES.md").is_file()
 
@@ -72,4 +72,4 @@ def test_classes_cover_every_folder() -> None:
 
 def test_split_rule_gives_both_splits() -> None:
     splits = [split_of(path.stem) for path in IMAGES]
-    assert splits.count("test") >= 2 and splits.count("train") >= 3
+    assert splits.count("test") >= 2 and splits.count("train") >= 2

@@ -1,13 +1,12 @@
 """Rebuild ximagenet12/sample/ from scikit-image's photos: converted images and GrabCut outlines.
 
 The outlines are not hand-traced. Per photo, the PHOTOS table holds what was chosen by eye, in
-pixel x, y: a box around the object (outside it is background), optionally a tighter lasso, and
-foreground/background strokes where GrabCut alone went wrong; `band` limits thin objects to the
-pixels near their strokes. The right motorcycle view is seeded from the left view's mask moved by
-the pair's ground-truth disparity. GrabCut's result is reduced to its largest component(s), outer
-contours simplified with approxPolyDP (at most MAX_POINTS points), large see-through holes kept by
-cutting the mask into hole-free pieces, and written as LabelMe polygons. Every outline was checked
-by eye on the overlays this script writes (--overlays, default /tmp/sample_overlays).
+pixel x, y: a box around the object (outside it is background) and foreground/background strokes
+where GrabCut alone went wrong; `band` limits thin objects to the pixels near their strokes.
+GrabCut's result is reduced to its largest component(s), outer contours simplified with
+approxPolyDP (at most MAX_POINTS points), large see-through holes kept by cutting the mask into
+hole-free pieces, and written as LabelMe polygons. Every outline was checked by eye on the overlays
+this script writes (--overlays, default /tmp/sample_overlays).
 
     python tools/make_sample_masks.py [--overlays DIR]
 
@@ -53,20 +52,17 @@ class Photo:
     wnid: str
     number: int
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (inclusive), may touch the image edges
-    lasso: list[tuple[int, int]] | None = None  # tighter hand-drawn region within the box
     fg: list[Stroke] = field(default_factory=list)
     bg: list[Stroke] = field(default_factory=list)
     parts: int = 1  # connected components kept, largest first
     min_hole: int | None = None  # keep holes of at least this area (px); smaller ones are filled
     band: int | None = None  # thin objects: only pixels this close to an fg stroke may be object
     grey: bool = False
-    stereo_of: str | None = None  # seed from that view's mask moved by the stereo disparity
 
 
 CLASSES = {
     "n02123045": (281, "tabby cat"),
     "n03773504": (657, "missile"),
-    "n03785016": (665, "moped"),
     "n04485082": (872, "tripod"),
     "n07920052": (967, "espresso"),
 }
@@ -100,35 +96,6 @@ PHOTOS = [
               (3, [(258, 467), (291, 481)])],
           bg=[(8, [(244, 191), (264, 191)]), (6, [(318, 185), (322, 205)]),
               (6, [(275, 215), (285, 232)]), (6, [(335, 175), (345, 200)])]),
-    Photo("motorcycle_left.png", "n03785016", 3301, box=(88, 28, 690, 458), min_hole=300,
-          lasso=[(88, 195), (100, 188), (138, 160), (145, 146), (162, 148), (200, 158),
-                 (260, 165), (310, 175), (340, 178), (350, 140), (328, 104), (370, 100),
-                 (440, 125), (480, 100), (493, 28), (522, 28), (517, 100), (545, 110),
-                 (575, 112), (592, 128), (592, 152), (567, 190), (562, 258), (650, 282),
-                 (690, 345), (690, 425), (652, 458), (598, 458), (538, 442), (503, 402),
-                 (498, 330), (482, 300), (482, 386), (352, 396), (347, 441), (320, 441),
-                 (320, 396), (270, 392), (230, 404), (200, 412), (138, 397), (113, 352), (108, 290),
-                 (98, 242), (88, 232)],
-          fg=[(5, [(130, 290), (127, 330), (140, 365), (165, 390), (200, 398), (235, 390),
-                   (258, 370)]),
-              (5, [(518, 345), (528, 395), (555, 428), (600, 446), (640, 446), (668, 425),
-                   (677, 385), (668, 340), (645, 310)]),
-              (3, [(333, 372), (333, 430)]), (20, [(530, 155), (545, 155)]),
-              (4, [(512, 200), (565, 385)]), (20, [(200, 200), (330, 215)]),
-              (20, [(360, 200), (470, 195)]), (20, [(360, 320), (460, 320)]),
-              (8, [(190, 320), (350, 350)]), (3, [(503, 100), (500, 45)]),
-              (8, [(362, 160), (390, 143)]), (3, [(541, 202), (566, 265)])],
-          bg=[(6, [(345, 104), (490, 107)]), (6, [(400, 118), (432, 118)]),
-              (8, [(566, 190), (572, 250)]), (8, [(485, 300), (500, 370)]),
-              (6, [(250, 390), (318, 390)]), (6, [(345, 398), (470, 398)]),
-              (4, [(527, 215), (537, 248)]), (5, [(470, 236), (486, 236)]),
-              (5, [(476, 255), (488, 262)]), (4, [(506, 256), (512, 266)]),
-              (4, [(545, 212), (550, 245)])]),
-    Photo("motorcycle_right.png", "n03785016", 3302, box=(0, 0, 740, 499),  # box unused
-          min_hole=300, stereo_of="motorcycle_left.png",
-          fg=[(3, [(281, 378), (286, 400), (289, 428)]), (3, [(455, 95), (460, 60), (468, 35)])],
-          bg=[(8, [(510, 225), (520, 258)]), (4, [(492, 258), (506, 262)]),
-              (4, [(466, 238), (474, 246)])]),
 ]
 # fmt: on
 
@@ -163,39 +130,11 @@ def draw(seeds: np.ndarray, strokes: list[Stroke], label: int) -> None:
             cv2.polylines(seeds, points, False, label, thickness)
 
 
-def stereo_seeds(left_mask: np.ndarray, photo: Photo, margin: int = 4) -> np.ndarray:
-    """GrabCut seeds for the right view: the left view's mask moved by the ground-truth disparity.
-
-    The Middlebury map is on the left image's grid: left (x, y) is right (x - d, y). Its gaps
-    (occlusions) are left to GrabCut, which decides within `margin` of the moved outline; the
-    photo's own strokes fix what the move gets wrong (thin parts whose disparity is the wall's).
-    """
-    disparity = np.load(SKIMAGE_DATA / "motorcycle_disp.npz")["arr_0"]
-    ys, xs = np.nonzero((left_mask > 0) & np.isfinite(disparity))
-    moved = np.zeros_like(left_mask)
-    right_xs = np.rint(xs - disparity[ys, xs]).astype(int)
-    keep = (right_xs >= 0) & (right_xs < left_mask.shape[1])
-    moved[ys[keep], right_xs[keep]] = 255
-    moved = cv2.morphologyEx(moved, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
-    seeds = np.full(left_mask.shape, cv2.GC_BGD, np.uint8)
-    seeds[cv2.dilate(moved, disc) > 0] = cv2.GC_PR_BGD
-    seeds[moved > 0] = cv2.GC_PR_FGD
-    seeds[cv2.erode(moved, disc) > 0] = cv2.GC_FGD
-    draw(seeds, photo.bg, int(cv2.GC_BGD))
-    draw(seeds, photo.fg, int(cv2.GC_FGD))
-    return seeds
-
-
 def box_seeds(shape: tuple[int, ...], photo: Photo) -> np.ndarray:
-    """GrabCut seeds from the photo's box, lasso, band and strokes."""
+    """GrabCut seeds from the photo's box, band and strokes."""
     seeds = np.full(shape[:2], cv2.GC_BGD, np.uint8)
     x0, y0, x1, y1 = photo.box
     seeds[y0 : y1 + 1, x0 : x1 + 1] = cv2.GC_PR_FGD
-    if photo.lasso:
-        inside = np.zeros_like(seeds)
-        draw(inside, [(FILLED, photo.lasso)], 1)
-        seeds[inside == 0] = cv2.GC_BGD
     if photo.band:
         near = np.zeros_like(seeds)
         draw(near, photo.fg, 1)
@@ -286,8 +225,6 @@ def overlay(image: np.ndarray, mask: np.ndarray, photo: Photo) -> np.ndarray:
     cv2.drawContours(out, contours, -1, (0, 255, 0), 1)
     x0, y0, x1, y1 = photo.box
     cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 0), 1)
-    if photo.lasso:
-        cv2.polylines(out, [np.array(photo.lasso, np.int32)], True, (255, 255, 0), 1)
     for colour, strokes in (((0, 0, 255), photo.bg), ((255, 0, 255), photo.fg)):
         for thickness, line in strokes:
             closed = thickness == FILLED
@@ -308,7 +245,6 @@ def main() -> None:
     args.overlays.mkdir(parents=True, exist_ok=True)
     for folder in ("images", "backgrounds"):
         shutil.rmtree(SAMPLE / folder, ignore_errors=True)
-    masks: dict[str, np.ndarray] = {}
     for photo in PHOTOS:
         sid = source_id(photo)
         folder = SAMPLE / "images" / photo.wnid
@@ -316,13 +252,11 @@ def main() -> None:
         data = shipped_bytes(photo)
         (folder / f"{sid}.JPEG").write_bytes(data)
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        stereo = photo.stereo_of
-        seeds = stereo_seeds(masks[stereo], photo) if stereo else box_seeds(image.shape, photo)
-        foreground = grabcut(image, seeds)
+        foreground = grabcut(image, box_seeds(image.shape, photo))
         polygons = outline(foreground, photo)
         doc = labelme(photo, polygons, image.shape)
         (folder / f"{sid}.json").write_text(json.dumps(doc, indent=1) + "\n")
-        mask = masks[photo.file] = mask_from_labelme(doc)
+        mask = mask_from_labelme(doc)
         cv2.imwrite(str(args.overlays / f"{sid}.png"), overlay(image, mask, photo))
         iou = (foreground & (mask > 0)).sum() / max(1, (foreground | (mask > 0)).sum())
         points = [len(p) for p in polygons]
