@@ -1,0 +1,116 @@
+"""Everything a report shows, computed once from a predictions table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .robustness import (
+    PAPER_SCENARIOS,
+    REFERENCE,
+    RobustnessScore,
+    bg_gap,
+    robustness_score,
+)
+from .source import order_configs
+from .stats import ConfigAccuracy, accuracies, class_by_config
+
+
+@dataclass
+class Analysis:
+    """Per-config accuracy with intervals, class x config accuracy, robustness score and BG-gap."""
+
+    configs: list[str]
+    class_names: list[str]
+    accuracy: list[ConfigAccuracy]
+    class_accuracy: np.ndarray
+    class_counts: np.ndarray
+    robustness: RobustnessScore | None
+    robustness_ci: tuple[float, float] | None
+    robustness_note: str | None
+    bg_gap: float | None
+    bg_gap_ci: tuple[float, float] | None
+    bootstrap: dict
+
+    @property
+    def present_classes(self) -> list[int]:
+        """Labels with at least one row (the ones tables and the heatmap show)."""
+        return [i for i, n in enumerate(self.class_counts.sum(axis=1)) if n > 0]
+
+    @property
+    def top1(self) -> dict[str, float]:
+        """config -> top-1 accuracy."""
+        return {row.config: row.top1 for row in self.accuracy}
+
+    def to_dict(self) -> dict:
+        """JSON-ready results (NaN becomes None)."""
+        matrix = [[None if np.isnan(v) else float(v) for v in row] for row in self.class_accuracy]
+        return {
+            "accuracy": {row.config: row.to_dict() for row in self.accuracy},
+            "class_by_config": {
+                "classes": self.class_names,
+                "configs": self.configs,
+                "accuracy": matrix,
+                "count": self.class_counts.tolist(),
+            },
+            "robustness": None
+            if self.robustness is None
+            else {**self.robustness.to_dict(), "ci95": list(self.robustness_ci or ())},
+            "robustness_note": self.robustness_note,
+            "bg_gap": None
+            if self.bg_gap is None
+            else {
+                "value": self.bg_gap,
+                "ci95": list(self.bg_gap_ci or ()),
+                "definition": "top-1(mixed_same) - top-1(mixed_rand)",
+            },
+            "bootstrap": self.bootstrap,
+        }
+
+
+def config_accuracies(table: pa.Table) -> dict[str, float]:
+    """config -> top-1 accuracy of a predictions table (no intervals)."""
+    configs = np.asarray(table.column("config").to_pylist(), dtype=object)
+    correct = table.column("correct").to_numpy(zero_copy_only=False).astype(np.float64)
+    return {c: float(correct[configs == c].mean()) for c in order_configs(set(configs.tolist()))}
+
+
+def analyse(
+    table: pa.Table,
+    class_names: Sequence[str],
+    *,
+    internal: Mapping[str, float] | None = None,
+    method: str = "table3",
+    scenarios: Sequence[str] = PAPER_SCENARIOS,
+    resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> Analysis:
+    """Compute every table, interval and score of a report."""
+    order = order_configs(set(table.column("config").to_pylist()))
+    rows, boot = accuracies(table, order, reference=REFERENCE, resamples=resamples, seed=seed, confidence=confidence)
+    names = list(class_names)
+    labels = table.column("label").to_numpy()
+    top_label = int(labels.max()) + 1 if len(labels) else 0
+    names += [f"class {i}" for i in range(len(names), top_label)]
+    class_acc, class_n = class_by_config(table, order, len(names))
+    top1 = {row.config: row.top1 for row in rows}
+
+    score = score_ci = note = None
+    try:
+        score = robustness_score(top1, internal=internal, method=method, scenarios=scenarios)
+        score_ci = boot.derived(
+            lambda acc: robustness_score(acc, internal=internal, method=method, scenarios=scenarios).score
+        )
+        if score.missing:
+            note = f"computed without {list(score.missing)}: not comparable with the paper's Table 3"
+    except ValueError as error:
+        note = f"no robustness score: {error}"
+
+    gap = bg_gap(top1)
+    gap_ci = boot.interval(boot.column("mixed_same") - boot.column("mixed_rand")) if gap is not None else None
+    info = {"resamples": resamples, "seed": seed, "confidence": confidence, "unit": "source_id, paired across configs"}
+    return Analysis(order, names, rows, class_acc, class_n, score, score_ci, note, gap, gap_ci, info)

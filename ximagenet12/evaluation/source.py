@@ -1,0 +1,210 @@
+"""A build to read: a local folder, a Hub dataset repo or any fsspec URL, all through fsspec + pyarrow."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import fsspec
+import pyarrow.parquet as pq
+import yaml
+
+from ..scenarios import SCENARIOS_LIST
+from .robustness import PAPER_SCENARIOS, REFERENCE
+
+CONFIG_ORDER: tuple[str, ...] = tuple(s.name for s in SCENARIOS_LIST)
+REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+COLUMNS = ["image", "label", "source_id"]
+
+
+def order_configs(names: list[str] | tuple[str, ...] | set[str]) -> list[str]:
+    """Configs in the benchmark's order, unknown names after, alphabetically."""
+    known = [c for c in CONFIG_ORDER if c in names]
+    return known + sorted(set(names) - set(CONFIG_ORDER))
+
+
+def read_front_matter(text: str) -> dict:
+    """The YAML front matter of a dataset card ({} if none)."""
+    match = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, re.DOTALL)
+    return (yaml.safe_load(match.group(1)) or {}) if match else {}
+
+
+@dataclass
+class BuildSource:
+    """One build: its filesystem, root, card configs, class table and provenance."""
+
+    fs: fsspec.AbstractFileSystem
+    root: str
+    location: str
+    kind: str
+    revision: str | None = None
+    _files: dict = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def manifest_bytes(self) -> bytes:
+        """Raw build_manifest.json."""
+        path = f"{self.root}/build_manifest.json"
+        if not self.fs.exists(path):
+            raise FileNotFoundError(f"{self.location} has no build_manifest.json")
+        return self.fs.cat_file(path)
+
+    @cached_property
+    def manifest(self) -> dict:
+        """The build's manifest (class table, configs, seed)."""
+        return json.loads(self.manifest_bytes)
+
+    @cached_property
+    def classes(self) -> list[dict]:
+        """The build's class table, sorted by label: label, wnid, imagenet_index, name."""
+        table = sorted(self.manifest["classes"], key=lambda c: int(c["label"]))
+        if [int(c["label"]) for c in table] != list(range(len(table))):
+            raise ValueError("manifest class labels must be 0..n-1")
+        return table
+
+    @cached_property
+    def card(self) -> dict:
+        """README front matter ({} without a README)."""
+        path = f"{self.root}/README.md"
+        if not self.fs.exists(path):
+            return {}
+        return read_front_matter(self.fs.cat_file(path).decode("utf-8"))
+
+    @cached_property
+    def data_files(self) -> dict[str, dict[str, list[str]]]:
+        """config -> split -> patterns, from the card's `configs:`, else from data/<config>/<split>-*."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for entry in self.card.get("configs") or []:
+            splits = out.setdefault(entry["config_name"], {})
+            files = entry.get("data_files") or []
+            if isinstance(files, str):
+                files = [{"split": "train", "path": files}]
+            for item in files:
+                paths = item["path"] if isinstance(item["path"], list) else [item["path"]]
+                splits.setdefault(item["split"], []).extend(paths)
+        if not out:
+            for path in self.fs.glob(f"{self.root}/data/*/*.parquet"):
+                rel = path[len(self.root.rstrip("/")) + 1 :] if path.startswith(self.root) else path
+                config, name = rel.split("/")[-2:]
+                split = name.split("-")[0]
+                out.setdefault(config, {}).setdefault(split, [f"data/{config}/{split}-*.parquet"])
+        return out
+
+    @property
+    def configs(self) -> list[str]:
+        """Configs of this build, in benchmark order."""
+        return order_configs(list(self.data_files))
+
+    def splits(self, config: str) -> list[str]:
+        """Splits a config has."""
+        return list(self.data_files.get(config, {}))
+
+    def files(self, config: str, split: str) -> list[str]:
+        """The config's Parquet shards for a split, sorted."""
+        key = (config, split)
+        if key not in self._files:
+            patterns = self.data_files.get(config, {}).get(split)
+            if not patterns:
+                raise KeyError(f"{self.location} has no split {split!r} in config {config!r}")
+            found: set[str] = set()
+            for pattern in patterns:
+                found.update(self.fs.glob(f"{self.root}/{pattern}"))
+            if not found:
+                raise FileNotFoundError(f"no files match {patterns} in {self.location}")
+            self._files[key] = sorted(found)
+        return self._files[key]
+
+    def parquet(self, path: str) -> pq.ParquetFile:
+        """One shard as a ParquetFile (use it in a `with` block: it closes the file)."""
+        return pq.ParquetFile(path, filesystem=self.fs)
+
+    def num_rows(self, config: str, split: str) -> int:
+        """Rows in a config's split, from the shards' footers."""
+        total = 0
+        for path in self.files(config, split):
+            with self.parquet(path) as parquet:
+                total += parquet.metadata.num_rows
+        return total
+
+    def identity(self, config: str, split: str) -> dict:
+        """What a cached result depends on: manifest hash, revision, shard names and sizes."""
+        shards = [[p.rsplit("/", 1)[-1], self.fs.size(p)] for p in self.files(config, split)]
+        return {
+            "manifest_sha256": self.manifest_sha256,
+            "revision": self.revision,
+            "config": config,
+            "split": split,
+            "shards": shards,
+        }
+
+    @cached_property
+    def manifest_sha256(self) -> str:
+        """sha256 of build_manifest.json."""
+        return hashlib.sha256(self.manifest_bytes).hexdigest()
+
+    def provenance(self) -> dict:
+        """Where the data came from, for the summary."""
+        return {
+            "location": self.location,
+            "kind": self.kind,
+            "revision": self.revision,
+            "manifest_sha256": self.manifest_sha256,
+            "build_seed": self.manifest.get("seed"),
+        }
+
+
+def _hub(repo_id: str, revision: str | None) -> BuildSource:
+    """A Hub dataset repo pinned to a commit sha."""
+    from huggingface_hub import HfApi, HfFileSystem
+
+    sha = HfApi().dataset_info(repo_id, revision=revision).sha
+    root = f"datasets/{repo_id}@{sha}"
+    return BuildSource(HfFileSystem(), root, repo_id, "hub", revision=sha)
+
+
+def open_build(data: str | os.PathLike, *, revision: str | None = None) -> BuildSource:
+    """Open a build: local folder, `hf://datasets/<repo>`, a bare Hub repo id, or any fsspec URL."""
+    text = os.fspath(data)
+    if Path(text).is_dir():
+        root = str(Path(text).resolve())
+        return BuildSource(fsspec.filesystem("file"), root, root, "local")
+    if text.startswith("hf://datasets/"):
+        repo = text[len("hf://datasets/") :].rstrip("/")
+        repo, _, rev = repo.partition("@")
+        return _hub(repo, revision or rev or None)
+    if "://" in text:
+        fs, root = fsspec.core.url_to_fs(text)
+        return BuildSource(fs, root.rstrip("/"), text, "fsspec", revision=revision)
+    if REPO_ID.match(text):
+        return _hub(text, revision)
+    raise FileNotFoundError(f"{text!r} is neither a folder, a URL nor a Hub repo id")
+
+
+def config_list(configs: str | Sequence[str]) -> list[str]:
+    """'a, b' or ['a', 'b'] -> ['a', 'b']."""
+    return [c.strip() for c in configs.split(",")] if isinstance(configs, str) else list(configs)
+
+
+def select_configs(source: BuildSource, configs: str | Sequence[str] | None, split: str) -> list[str]:
+    """None/'all': every config having `split`; 'paper': original + the eight; else the named ones (checked)."""
+    available = source.configs
+    if configs is None or configs == "all":
+        chosen = [c for c in available if split in source.splits(c)]
+        if not chosen:
+            raise ValueError(f"no config of {source.location} has a {split!r} split")
+        return chosen
+    if configs == "paper":
+        return [c for c in (REFERENCE, *PAPER_SCENARIOS) if c in available and split in source.splits(c)]
+    names = config_list(configs)
+    unknown = [c for c in names if c not in available]
+    if unknown:
+        raise ValueError(f"{source.location} has no config {unknown}; it has {available}")
+    lacking = [c for c in names if split not in source.splits(c)]
+    if lacking:
+        raise ValueError(f"configs {lacking} have no {split!r} split")
+    return order_configs(names)
