@@ -81,20 +81,25 @@ def scenario_tiles(
 
 
 def sample_tiles(seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """The first shipped sample photo through every scenario, with the sample's other files as partners."""
+    """A shipped sample photo through every scenario, with another sample photo as partner.
+
+    The photo shown is the one whose object covers closest to a third of it, so that both the
+    object and the background changes are visible.
+    """
     from .sample_data import sample_root
 
     root = sample_root()
     images = sorted(p for p in (root / "images").rglob("*") if p.suffix.lower() in {".jpeg", ".jpg", ".png"})
     photos = sorted((root / "backgrounds").iterdir())
-    first, other = images[0], next(p for p in images if p.parent != images[0].parent)
 
     def read(path: Path) -> tuple[np.ndarray, np.ndarray]:
         rgb = imageio.read_rgb(str(path)).rgb
         return rgb, load_mask(path.with_suffix(".json"), expected_shape=rgb.shape)
 
-    image, mask = read(first)
-    other_rgb, other_mask = read(other)
+    loaded = {path: read(path) for path in images}
+    first = min(images, key=lambda p: abs(np.count_nonzero(loaded[p][1]) / loaded[p][1].size - 1 / 3))
+    image, mask = loaded[first]
+    other_rgb, other_mask = loaded[next(p for p in images if p.parent != first.parent)]
     photo = imageio.read_rgb(str(photos[0])).rgb
     return scenario_tiles(image, mask, photo=photo, other=other_rgb, other_mask=other_mask, seed=seed)
 
