@@ -1,0 +1,148 @@
+"""`ximagenet12 check`: a clean build passes; each kind of fault is found and named, one line each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from ximagenet12_builder import check
+from ximagenet12_builder import manifest as mf
+from ximagenet12_builder.check import check_build
+
+from ximagenet12.cli import main
+
+from .hubtools import replace_shard
+
+
+def shard(out: Path, config: str, split: str = "train") -> str:
+    return next(f["path"] for f in mf.read_manifest(out)["files"] if f["config"] == config and f["split"] == split)
+
+
+def test_a_fresh_build_passes_every_check(synthetic_build: Path, capsys: pytest.CaptureFixture) -> None:
+    assert check_build(synthetic_build) == []
+    assert main(["check", str(synthetic_build)]) == 0
+    assert "ready to publish" in capsys.readouterr().out
+
+
+def test_cli_prints_one_line_per_fault_and_exits_non_zero(build: Path, capsys: pytest.CaptureFixture) -> None:
+    (build / "notes.txt").write_text("scratch")
+    (build / "ximagenet12.py").write_text("print('a loading script')")
+    assert main(["check", str(build), "--no-stream"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("notes.txt: left over")
+    assert lines[1].startswith("ximagenet12.py: a Python file")
+
+
+def test_private_build_state_is_ignored(build: Path) -> None:
+    (build / ".build" / "scratch.py").write_text("x = 1")
+    (build / ".build" / "notes.txt").write_text("private")
+    assert check_build(build, stream=False) == []
+
+
+def test_a_python_file_anywhere_is_a_fault(build: Path) -> None:
+    (build / "data" / "rand_bg" / "loader.py").write_text("")
+    faults = check_build(build, stream=False)
+    assert faults == [
+        "data/rand_bg/loader.py: a Python file; `datasets` refuses a dataset repo that holds a loading script"
+    ]
+
+
+def test_a_changed_byte_breaks_the_sha256(build: Path) -> None:
+    path = build / shard(build, "blur_bg")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert check_build(build, stream=False) == [f"{shard(build, 'blur_bg')}: sha256 differs from the manifest's"]
+
+
+def test_a_missing_shard_is_missing_and_unmatched(build: Path) -> None:
+    gone = shard(build, "color_g", "test")
+    (build / gone).unlink()
+    faults = check_build(build, stream=False)
+    assert "config color_g split test: pattern data/color_g/test-*.parquet matches no file" in faults
+    assert f"{gone}: in the manifest but no config's data files match it" in faults
+    assert f"{gone}: missing" in faults
+
+
+def test_a_stray_shard_is_left_over(build: Path) -> None:
+    stray = "data/rand_bg/train-00009-of-00010.parquet"
+    (build / stray).write_bytes((build / shard(build, "rand_bg")).read_bytes())
+    (build / "data" / "rand_bg" / ".train-00000-of-00001.parquet.partial").write_bytes(b"half")
+    faults = check_build(build, stream=False)
+    assert faults == [
+        f"{stray}: matched by config rand_bg split train but not in the manifest",
+        "data/rand_bg/.train-00000-of-00001.parquet.partial: left over (not in the manifest nor linked from the card); "
+        "remove it",
+        f"{stray}: left over (not in the manifest nor linked from the card); remove it",
+    ]
+
+
+def test_yaml_that_does_not_parse(build: Path) -> None:
+    readme = build / "README.md"
+    readme.write_text(readme.read_text().replace("license: other", "license: [other", 1))
+    faults = check_build(build, stream=False)
+    assert len(faults) == 1 and faults[0].startswith("README.md: the YAML does not parse")
+
+
+def test_yaml_counts_that_disagree_with_the_manifest(build: Path) -> None:
+    readme = build / "README.md"
+    text = readme.read_text()
+    readme.write_text(text.replace("num_examples: 10\n", "num_examples: 11\n", 1))
+    faults = check_build(build, stream=False)
+    assert faults == [f"README.md: YAML dataset_info disagree with build_manifest.json; run `ximagenet12 card {build}`"]
+
+
+def test_a_card_missing_its_picture(build: Path) -> None:
+    (build / "assets" / "sample_grid.png").unlink()
+    assert check_build(build, stream=False) == ["README.md: links to assets/sample_grid.png, which is missing"]
+
+
+def test_manifest_rows_that_disagree_with_the_file(build: Path) -> None:
+    manifest = mf.read_manifest(build)
+    entry = next(f for f in manifest["files"] if f["config"] == "seg_img" and f["split"] == "train")
+    entry["num_rows"] += 1
+    mf.write_atomic(build / mf.MANIFEST_NAME, mf.canonical_json(manifest))
+    faults = check_build(build, stream=False)
+    assert f"{entry['path']}: {entry['num_rows'] - 1} rows, the manifest says {entry['num_rows']}" in faults
+    assert any(f.startswith("config seg_img split train: files hold rows/bytes/size") for f in faults)
+
+
+def test_row_groups_over_the_viewer_limit(build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(check, "VIEWER_MAX_ROW_GROUP_BYTES", 1000)
+    faults = check_build(build, stream=False)
+    files = mf.read_manifest(build)["files"]
+    assert len(faults) == len(files)
+    assert all("row group 0 is" in f and "over the viewer's 300 MB" in f for f in faults)
+
+
+def test_a_shard_without_page_index(build: Path) -> None:
+    path = shard(build, "no_fg")
+    replace_shard(build, path, pq.read_table(build / path), page_index=False)
+    assert check_build(build, stream=False) == [f"{path}: row group 0 has no page index"]
+
+
+def test_rows_that_do_not_decode_fail_streaming(build: Path) -> None:
+    path = shard(build, "color_b", "train")
+    table = pq.read_table(build / path)
+    junk = [{"bytes": b"not an image", "path": None}] * table.num_rows
+    broken = pa.array(junk, type=table.schema.field("image").type)
+    replace_shard(build, path, table.set_column(table.schema.get_field_index("image"), "image", broken))
+    assert check_build(build, stream=False) == []
+    faults = check_build(build)
+    assert len(faults) == 1
+    assert faults[0].startswith("config color_b: streaming the first rows failed:")
+
+
+def test_columns_that_differ_from_the_features(build: Path) -> None:
+    path = shard(build, "blur_obj")
+    table = pq.read_table(build / path)
+    replace_shard(build, path, table.drop_columns(["fold"]))
+    assert check_build(build, stream=False) == [f"{path}: columns differ from the dataset's features"]
+
+
+def test_not_a_build(tmp_path: Path) -> None:
+    faults = check_build(tmp_path)
+    assert len(faults) == 1 and "no build manifest" in faults[0]
