@@ -438,9 +438,11 @@ class HubServer:
         tree_page_size: int = 1000,
         tree_expand_page_size: int = 50,
         fail_on_internal_errors: bool = True,
+        port: int = 0,
     ) -> None:
-        """Configure the server; nothing listens until `start`."""
+        """Configure the server (port 0: any free port); nothing listens until `start`."""
         self.root = Path(root)
+        self.requested_port = port
         self.token = token
         self.namespaces = tuple(namespaces)
         self.lfs_threshold = lfs_threshold
@@ -469,7 +471,7 @@ class HubServer:
         if self._httpd is not None:
             return self
         (self.root / "blobs").mkdir(parents=True, exist_ok=True)
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.requested_port), _Handler)
         httpd.daemon_threads = True
         httpd.hub = self  # type: ignore[attr-defined]
         self._httpd = httpd
@@ -2204,3 +2206,25 @@ def hub_api_fixture(hub_server: HubServer, monkeypatch: pytest.MonkeyPatch) -> H
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     return HfApi(endpoint=hub_server.url, token=hub_server.token)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve a loopback Hub until interrupted: `python -m tests.hub_server [--root DIR] [--port N]`."""
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(description="A Hub-compatible test server on 127.0.0.1 (token hf_test_token).")
+    parser.add_argument("--root", type=Path, default=Path("hub-data"), help="where blobs are kept")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    server = HubServer(args.root, port=args.port).start()
+    print(f"serving {server.url} (token {server.token}, namespace ns); Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
