@@ -155,7 +155,7 @@ def _floor(files: list[tuple[Path, Path]], configs: tuple[str, ...]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", type=int, default=96)
+    parser.add_argument("--sources", type=int, default=240)
     parser.add_argument("--configs", default=",".join(n for n in SCENARIOS if n != "ai_bg"))
     args = parser.parse_args()
     cv2.setNumThreads(1)

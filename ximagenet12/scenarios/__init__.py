@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..masks import is_binary
 from .table import PAPER_SCENARIOS, SCENARIOS, SCENARIOS_LIST, Scenario
 
 __all__ = ["PAPER_SCENARIOS", "SCENARIOS", "SCENARIOS_LIST", "Scenario", "ScenarioError", "apply", "draw_params"]
@@ -28,7 +29,7 @@ def _check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarr
         raise ScenarioError(f"{what} must be a 2-D array, got shape {getattr(mask, 'shape', None)}")
     if mask.shape != shape[:2]:
         raise ScenarioError(f"{what} is {mask.shape[0]}x{mask.shape[1]} (HxW), its image is {shape[0]}x{shape[1]}")
-    if mask.dtype == np.uint8 and not np.any((mask != 0) & (mask != 255)):
+    if mask.dtype == np.uint8 and is_binary(mask):
         return mask
     return np.where(mask != 0, 255, 0).astype(np.uint8)
 
