@@ -20,24 +20,36 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sources import scaled_sample  # noqa: E402
+from _sources import scaled_sample
 
-from ximagenet12 import imageio  # noqa: E402
-from ximagenet12.scenarios import SCENARIOS, apply  # noqa: E402
+from ximagenet12 import imageio
+from ximagenet12.scenarios import SCENARIOS, apply
 
 FULL_RELEASE_SOURCES = 15_410
 NAIVE_CONFIGS = ("blur_bg", "color_r", "seg_img", "transparent")
 
 
 def _load(root: Path) -> list[tuple[Path, Path]]:
-    return [(img, root / "standard_masks" / img.parent.name / f"{img.stem}.png") for img in sorted((root / "image").rglob("*.JPEG"))]
+    return [
+        (img, root / "standard_masks" / img.parent.name / f"{img.stem}.png")
+        for img in sorted((root / "image").rglob("*.JPEG"))
+    ]
 
 
 def _run_ours(sources: Path, out: Path, workers: int, configs: str, per_shard: int) -> tuple[float, int, float]:
     """Seconds, rows and the largest process's peak RSS (MB) of a `ximagenet12 build` in a child process."""
     argv = [
-        "build", str(sources), "--out", str(out), "--workers", str(workers), "--no-progress",
-        "--configs", configs, "--sources-per-shard", str(per_shard),
+        "build",
+        str(sources),
+        "--out",
+        str(out),
+        "--workers",
+        str(workers),
+        "--no-progress",
+        "--configs",
+        configs,
+        "--sources-per-shard",
+        str(per_shard),
     ]
     code = f"import sys; from ximagenet12.cli import main; sys.exit(main({argv!r}))"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -73,9 +85,10 @@ def _naive_datasets(files: list[tuple[Path, Path]], out: Path, configs: tuple[st
     rows = 0
     start = time.perf_counter()
     for name in configs:
+
         def gen(name=name):
             pairs = [(imageio.read_rgb(str(i)).rgb, cv2.imread(str(m), cv2.IMREAD_GRAYSCALE)) for i, m in files]
-            for k, ((img_path, _), (rgb, mask)) in enumerate(zip(files, pairs)):
+            for k, ((img_path, _), (rgb, mask)) in enumerate(zip(files, pairs, strict=True)):
                 image, out_mask, params = apply(name, rgb, mask, seed=k, **_kwargs(name, pairs, k))
                 yield {
                     "image": Image.fromarray(image),

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sources import scaled_sample  # noqa: E402
+from _sources import scaled_sample
 
 
 def _pyarrow_rows(folder: Path, config: str) -> int:
@@ -77,9 +77,20 @@ def main() -> None:
         folder = Path(tmp) / "build"
         sources = scaled_sample(Path(tmp) / "src", args.sources)
         subprocess.run(
-            [sys.executable, "-m", "ximagenet12.cli", "build", str(sources), "--out", str(folder), "--configs",
-             f"original,{args.config}", "--no-progress"],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "ximagenet12.cli",
+                "build",
+                str(sources),
+                "--out",
+                str(folder),
+                "--configs",
+                f"original,{args.config}",
+                "--no-progress",
+            ],
+            check=True,
+            capture_output=True,
         )
         base_t, base_n = _timed(_pyarrow_rows, folder, args.config)
         ds_t, ds_n = _timed(_datasets_rows, folder, args.config)

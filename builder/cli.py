@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .pipeline import BuildLocked, BuildOptions, BuildReport, run_build
 from ximagenet12.scenarios import SCENARIOS
 
+from .pipeline import BuildLocked, BuildOptions, BuildReport, run_build
 from .plan import DEFAULT_SEED, SOURCES_PER_SHARD
 
 SAMPLE_OUT = Path("ximagenet12-sample")
@@ -19,7 +19,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build",
         help="build every scenario from SOURCES into a Hub-ready Parquet folder",
-        description="Build Parquet shards, the manifest and the card. With no SOURCES, builds the sample shipped with the package.",
+        description=(
+            "Build Parquet shards, the manifest and the card. "
+            "With no SOURCES, builds the sample shipped with the package."
+        ),
     )
     p.add_argument("sources", nargs="?", type=Path, help="sources folder (default: the shipped sample)")
     p.add_argument("--out", type=Path, help=f"output folder (default for the sample: ./{SAMPLE_OUT})")
@@ -94,8 +97,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     _print_report(report, out)
     if report.missing:
         print(
-            f"\nthis part is done; shards {report.missing[:10]}{'...' if len(report.missing) > 10 else ''} are built elsewhere. "
-            f"Copy every part's {out}/data and {out}/.build into one folder, then run `ximagenet12 build` there again to finish."
+            f"\nthis part is done; {len(report.missing)} shards are built elsewhere. Copy every part's "
+            f"{out}/data and {out}/.build into one folder, then run `ximagenet12 build` there again to finish."
         )
         return 0 if report.built or report.skipped else 1
     if report.num_rows == 0:

@@ -85,7 +85,9 @@ def build_lock(out: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BuildLocked(f"{out}: another build is writing to this folder; wait for it or pick another --out") from None
+            raise BuildLocked(
+                f"{out}: another build is writing to this folder; wait for it or pick another --out"
+            ) from None
         try:
             yield
         finally:
@@ -119,8 +121,22 @@ def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path
         rows = []
         for row in item.rows:
             other = row.partner.image if row.partner else row.background.path if row.background else None
-            rows.append([row.config, row.seed, row.background_id, _relative(other, root) if other else None, _stat(other)])
-        items.append([s.id, _relative(s.image, root), _stat(s.image), _relative(s.mask, root), _stat(s.mask), item.label, item.split, item.fold, rows])
+            rows.append(
+                [row.config, row.seed, row.background_id, _relative(other, root) if other else None, _stat(other)]
+            )
+        items.append(
+            [
+                s.id,
+                _relative(s.image, root),
+                _stat(s.image),
+                _relative(s.mask, root),
+                _stat(s.mask),
+                item.label,
+                item.split,
+                item.fold,
+                rows,
+            ]
+        )
     return mf.fingerprint(
         {
             "items": items,
@@ -221,7 +237,9 @@ def _run_jobs(jobs: list[ShardJob], workers: int, bar: tqdm, out: Path) -> list[
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(queue,)) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(queue,)
+        ) as pool:
             futures = [pool.submit(_run_in_worker, job) for job in jobs]
             for future in as_completed(futures):
                 result = future.result()
@@ -239,7 +257,9 @@ def run_build(opts: BuildOptions) -> BuildReport:
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(out):
         classes = load_classes(opts.classes or Path(opts.sources) / "classes.json")
-        inv = discover(Path(opts.sources), classes=classes, backgrounds=opts.backgrounds, ai_backgrounds=opts.ai_backgrounds)
+        inv = discover(
+            Path(opts.sources), classes=classes, backgrounds=opts.backgrounds, ai_backgrounds=opts.ai_backgrounds
+        )
         configs = opts.configs or default_configs(inv)
         unknown = [c for c in configs if c not in SCENARIOS]
         if unknown:
@@ -260,7 +280,9 @@ def run_build(opts: BuildOptions) -> BuildReport:
             else:
                 jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), class_names, str(out), fingerprints[i]))
         total = sum(len(item.rows) for job in jobs for item in job.items)
-        with tqdm(total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True) as bar:
+        with tqdm(
+            total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True
+        ) as bar:
             results = _run_jobs(jobs, opts.workers, bar, out)
         report.built = sorted(r.index for r in results)
         return finalize(out, report)

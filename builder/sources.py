@@ -156,7 +156,12 @@ def _coco_layout(
         if not names:
             rejected.append(Rejected(str(image_path), f"no annotation in {path.name}"))
         elif len(wnids) != 1:
-            rejected.append(Rejected(str(image_path), f"categories {sorted(map(str, names))} in {path.name} do not name exactly one class of this build"))
+            rejected.append(
+                Rejected(
+                    str(image_path),
+                    f"categories {sorted(map(str, names))} in {path.name} do not name exactly one class of this build",
+                )
+            )
         elif not image_path.exists():
             rejected.append(Rejected(str(image_path), f"image listed in {path.name} does not exist"))
         else:
@@ -170,7 +175,7 @@ def _labelme_layout(
 ) -> None:
     for path in _visible_files(root):
         rel = path.relative_to(root)
-        if rel.parts[0] in SKIP_DIRS or path in claimed or len(rel.parts) == 1 and path.suffix.lower() == ".json":
+        if rel.parts[0] in SKIP_DIRS or path in claimed or (len(rel.parts) == 1 and path.suffix.lower() == ".json"):
             continue
         if path.suffix.lower() == ".json":
             if not any(p.stem == path.stem and _is_image(p) for p in path.parent.iterdir()):
@@ -185,7 +190,9 @@ def _labelme_layout(
         if not annotation.exists():
             rejected.append(Rejected(str(path), f"missing mask: no {annotation.name} beside it"))
         elif wnid is None:
-            rejected.append(Rejected(str(path), "class unknown: neither its folder nor its name is a wnid of this build"))
+            rejected.append(
+                Rejected(str(path), "class unknown: neither its folder nor its name is a wnid of this build")
+            )
         else:
             found.append(Source(_source_id(wnid, path.stem), wnid, str(path), "labelme", str(annotation)))
 
@@ -204,7 +211,9 @@ def _photos(folder: Path, known: set[str], rejected: list[Rejected], *, generate
         if generated:
             match = SOURCE_ID.match(path.stem)
             if match is None:
-                rejected.append(Rejected(str(path), "generated image whose name does not start with a source id (<wnid>_<n>)"))
+                rejected.append(
+                    Rejected(str(path), "generated image whose name does not start with a source id (<wnid>_<n>)")
+                )
                 continue
             source_id = match.group(1)
         out.append(Background(rel, str(path), wnid, source_id))
@@ -251,6 +260,8 @@ def discover(
         if image.source_id in ids:
             generated.append(image)
         else:
-            rejected.append(Rejected(image.path, f"generated from {image.source_id}, which is not a source of this build"))
+            rejected.append(
+                Rejected(image.path, f"generated from {image.source_id}, which is not a source of this build")
+            )
     rejected.sort(key=lambda r: (r.file, r.reason))
     return Inventory(str(root), classes, sources, photos, generated, rejected)

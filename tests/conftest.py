@@ -17,8 +17,8 @@ def synthetic_sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 synthetic sources (4 classes x 3) in the authors' layout, with two background photos."""
     root = tmp_path_factory.mktemp("sources")
     make_source_tree(root, n_per_class=3, wnids=SYNTHETIC_WNIDS, layout="authors")
-    from ximagenet12.synthetic import make_scene
     from ximagenet12.imageio import encode_jpeg
+    from ximagenet12.synthetic import make_scene
 
     (root / "backgrounds").mkdir()
     for i in range(2):

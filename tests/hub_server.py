@@ -699,7 +699,10 @@ class HubServer:
         added: Sequence[str],
         deleted: Sequence[str],
     ) -> _Commit:
-        seed = f"{repo.repo_type}/{repo.repo_id}\n{parents}\n{title}\n{next(self._counter)}\n{_now()}\n{sorted(tree.items())}"
+        seed = (
+            f"{repo.repo_type}/{repo.repo_id}\n{parents}\n{title}\n{next(self._counter)}\n{_now()}\n"
+            f"{sorted(tree.items())}"
+        )
         commit = _Commit(
             oid=hashlib.sha1(seed.encode()).hexdigest(),
             parents=parents,
@@ -900,7 +903,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_error(err)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception:  # noqa: BLE001 - report server bugs to the client and to the test
+        except Exception:
             tb = traceback.format_exc()
             self.hub.errors.append(f"{self.command} {self.path}\n{tb}")
             self._send_error(

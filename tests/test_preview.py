@@ -41,5 +41,8 @@ def test_preview_of_your_own_image(tmp_path: Path) -> None:
     (tmp_path / "img.jpg").write_bytes(encode_jpeg(image))
     (tmp_path / "mask.png").write_bytes(encode_png(mask))
     out = tmp_path / "grid.png"
-    assert main(["preview", "--image", str(tmp_path / "img.jpg"), "--mask", str(tmp_path / "mask.png"), "--out", str(out)]) == 0
+    assert (
+        main(["preview", "--image", str(tmp_path / "img.jpg"), "--mask", str(tmp_path / "mask.png"), "--out", str(out)])
+        == 0
+    )
     assert cv2.imread(str(out)) is not None

@@ -18,7 +18,9 @@ def make_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from ximagenet12 import __version__
 
-    parser = argparse.ArgumentParser(prog="ximagenet12", description="Build, check, publish, load and score XImageNet-12.")
+    parser = argparse.ArgumentParser(
+        prog="ximagenet12", description="Build, check, publish, load and score XImageNet-12."
+    )
     parser.add_argument("--version", action="version", version=f"ximagenet12 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:

@@ -45,7 +45,9 @@ class XImageNet12(datasets.GeneratorBasedBuilder):
     """XImageNet-12 from a build folder or a Hub repo; configs are the scenarios."""
 
     BUILDER_CONFIG_CLASS = XImageNet12Config
-    BUILDER_CONFIGS = [XImageNet12Config(scenario=s.name) for s in SCENARIOS_LIST]
+    BUILDER_CONFIGS = [  # noqa: RUF012 (the datasets convention)
+        XImageNet12Config(scenario=s.name) for s in SCENARIOS_LIST
+    ]
     DEFAULT_CONFIG_NAME = "original"
 
     def __init__(self, *args: Any, revision: str | None = None, **kwargs: Any):
@@ -80,7 +82,9 @@ class XImageNet12(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
         files = [f for f in self.manifest.get("files", []) if f["config"] == self.config.name]
         if not files:
-            raise ValueError(f"config {self.config.name!r} is not in this build; built: {sorted(self.manifest['configs'])}")
+            raise ValueError(
+                f"config {self.config.name!r} is not in this build; built: {sorted(self.manifest['configs'])}"
+            )
         generators = []
         for split in SPLITS:
             urls = sorted(f"{self.root}/{f['path']}" for f in files if f["split"] == split)

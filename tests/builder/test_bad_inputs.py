@@ -64,7 +64,9 @@ def bad_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def bad_build(bad_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     out = tmp_path_factory.mktemp("out") / "out"
-    code = main(["build", str(bad_tree), "--out", str(out), "--no-progress", "--configs", "original,blur_bg,mixed_rand"])
+    code = main(
+        ["build", str(bad_tree), "--out", str(out), "--no-progress", "--configs", "original,blur_bg,mixed_rand"]
+    )
     return out, code
 
 
@@ -94,7 +96,9 @@ def test_build_goes_on_and_exits_zero(bad_build: tuple[Path, int]) -> None:
         (f"{WNID}_1.png", "duplicate id"),
     ],
 )
-def test_each_bad_input_is_rejected_with_its_file_and_reason(bad_build: tuple[Path, int], name: str, reason: str) -> None:
+def test_each_bad_input_is_rejected_with_its_file_and_reason(
+    bad_build: tuple[Path, int], name: str, reason: str
+) -> None:
     rejected = _rejected(bad_build[0])
     assert name in rejected
     assert reason in rejected[name]
@@ -116,7 +120,9 @@ def test_converted_sources_are_built_with_a_note(bad_build: tuple[Path, int]) ->
 
 
 def test_summary_names_the_rejects(bad_tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["build", str(bad_tree), "--out", str(tmp_path / "o"), "--no-progress", "--configs", "original", "--strict"])
+    code = main(
+        ["build", str(bad_tree), "--out", str(tmp_path / "o"), "--no-progress", "--configs", "original", "--strict"]
+    )
     assert code == 1
     printed = capsys.readouterr()
     assert "rejected:" in printed.out and "rejected.jsonl" in printed.out

@@ -16,14 +16,14 @@ import datasets
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from ximagenet12_builder.pipeline import BuildLocked, BuildOptions, build_lock, run_build
+from ximagenet12_builder.shards import ROW_GROUP_MAX_ROWS
 
 import ximagenet12
 from ximagenet12 import imageio
 from ximagenet12.classes import BY_WNID
 from ximagenet12.features import features, split_of
 from ximagenet12.scenarios import SCENARIOS, apply
-from ximagenet12_builder.pipeline import BuildLocked, BuildOptions, build_lock, run_build
-from ximagenet12_builder.shards import ROW_GROUP_MAX_ROWS
 
 
 def tree_digest(out: Path) -> dict[str, str]:
@@ -58,7 +58,7 @@ def test_every_config_loads_with_datasets_normal_and_streaming(synthetic_build: 
             assert len(ds) == built["configs"][config]["splits"][split]["num_examples"]
             stream = datasets.load_dataset(str(synthetic_build), config, split=split, streaming=True)
             streamed = [(r["source_id"], r["params"]) for r in stream]
-            assert streamed == list(zip(ds["source_id"], ds["params"]))
+            assert streamed == list(zip(ds["source_id"], ds["params"], strict=True))
             first = ds[0]
             assert first["image"].mode == ("RGBA" if config == "transparent" else "RGB")
             assert first["mask"].size == first["image"].size
@@ -108,7 +108,9 @@ def test_any_row_can_be_regenerated_alone_from_what_it_records(synthetic_build: 
         params = json.loads(row["params"])
         kwargs = {}
         if config == "rand_bg":
-            kwargs["background"] = imageio.read_rgb(str(synthetic_sources / "backgrounds" / f"{row['background_id']}.jpg")).rgb
+            kwargs["background"] = imageio.read_rgb(
+                str(synthetic_sources / "backgrounds" / f"{row['background_id']}.jpg")
+            ).rgb
         elif config.startswith("mixed"):
             kwargs["background"], kwargs["background_mask"] = source(row["background_id"])
         out, out_mask, _ = apply(config, image, mask, params=params, **kwargs)
@@ -144,7 +146,7 @@ def test_shards_are_hub_ready_parquet(synthetic_build: Path) -> None:
             assert group.num_rows <= ROW_GROUP_MAX_ROWS
             for c in range(group.num_columns):
                 column = group.column(c)
-                assert column.has_offset_index and column.has_column_index or column.path_in_schema.endswith("bytes")
+                assert (column.has_offset_index and column.has_column_index) or column.path_in_schema.endswith("bytes")
                 if column.path_in_schema in ("image.bytes", "mask.bytes"):
                     assert column.compression == "UNCOMPRESSED"
     yaml = (synthetic_build / "README.md").read_text().split("---")[1]
@@ -164,7 +166,9 @@ def small_shards_build(synthetic_sources: Path, tmp_path_factory: pytest.TempPat
     return _build(synthetic_sources, tmp_path_factory.mktemp("ref") / "out", sources_per_shard=3)
 
 
-def test_same_bytes_whatever_the_worker_count(synthetic_sources: Path, small_shards_build: Path, tmp_path: Path) -> None:
+def test_same_bytes_whatever_the_worker_count(
+    synthetic_sources: Path, small_shards_build: Path, tmp_path: Path
+) -> None:
     two = _build(synthetic_sources, tmp_path / "two", sources_per_shard=3, workers=2)
     assert tree_digest(two) == tree_digest(small_shards_build)
     assert len(list((two / "data" / "original").glob("train-*-of-00004.parquet"))) >= 2
@@ -172,14 +176,22 @@ def test_same_bytes_whatever_the_worker_count(synthetic_sources: Path, small_sha
 
 def test_rerun_skips_finished_work(synthetic_sources: Path, small_shards_build: Path) -> None:
     before = tree_digest(small_shards_build)
-    report = run_build(BuildOptions(sources=synthetic_sources, out=small_shards_build, sources_per_shard=3, progress=False))
+    report = run_build(
+        BuildOptions(sources=synthetic_sources, out=small_shards_build, sources_per_shard=3, progress=False)
+    )
     assert report.built == [] and report.skipped == [0, 1, 2, 3]
     assert tree_digest(small_shards_build) == before
 
 
-def test_parts_built_apart_merge_into_the_same_build(synthetic_sources: Path, small_shards_build: Path, tmp_path: Path) -> None:
-    a = run_build(BuildOptions(synthetic_sources, tmp_path / "a", num_parts=2, part_index=0, sources_per_shard=3, progress=False))
-    b = run_build(BuildOptions(synthetic_sources, tmp_path / "b", num_parts=2, part_index=1, sources_per_shard=3, progress=False))
+def test_parts_built_apart_merge_into_the_same_build(
+    synthetic_sources: Path, small_shards_build: Path, tmp_path: Path
+) -> None:
+    a = run_build(
+        BuildOptions(synthetic_sources, tmp_path / "a", num_parts=2, part_index=0, sources_per_shard=3, progress=False)
+    )
+    b = run_build(
+        BuildOptions(synthetic_sources, tmp_path / "b", num_parts=2, part_index=1, sources_per_shard=3, progress=False)
+    )
     assert a.missing == [1, 3] and b.missing == [0, 2]
     assert not (tmp_path / "a" / "build_manifest.json").exists()
     shutil.copytree(tmp_path / "b" / "data", tmp_path / "a" / "data", dirs_exist_ok=True)
@@ -190,9 +202,8 @@ def test_parts_built_apart_merge_into_the_same_build(synthetic_sources: Path, sm
 
 
 def test_a_second_build_on_the_same_folder_is_refused(synthetic_sources: Path, tmp_path: Path) -> None:
-    with build_lock(tmp_path / "out"):
-        with pytest.raises(BuildLocked, match="another build"):
-            run_build(BuildOptions(synthetic_sources, tmp_path / "out", progress=False))
+    with build_lock(tmp_path / "out"), pytest.raises(BuildLocked, match="another build"):
+        run_build(BuildOptions(synthetic_sources, tmp_path / "out", progress=False))
 
 
 def test_a_build_killed_with_sigkill_resumes_to_the_same_bytes(tmp_path: Path) -> None:
@@ -224,7 +235,9 @@ def test_a_build_killed_with_sigkill_resumes_to_the_same_bytes(tmp_path: Path) -
     assert not list(out.rglob("*.partial"))
 
 
-def test_a_subset_of_configs_replaces_what_the_folder_had(synthetic_sources: Path, synthetic_build: Path, tmp_path: Path) -> None:
+def test_a_subset_of_configs_replaces_what_the_folder_had(
+    synthetic_sources: Path, synthetic_build: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     shutil.copytree(synthetic_build, out)
     _build(synthetic_sources, out, configs=("blur_bg", "rand_bg"))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
+from ximagenet12_builder.plan import make_plan, row_seed
+from ximagenet12_builder.sources import Background, Inventory, Source
 
 from ximagenet12.classes import CLASSES
 from ximagenet12.features import fold_of, split_of
-from ximagenet12_builder.plan import make_plan, row_seed
-from ximagenet12_builder.sources import Background, Inventory, Source
 
 ids = st.from_regex(r"n\d{8}_\d{1,6}", fullmatch=True)
 
