@@ -51,7 +51,7 @@ def _run_ours(sources: Path, out: Path, workers: int, configs: str, per_shard: i
         "--sources-per-shard",
         str(per_shard),
     ]
-    code = f"import sys; from ximagenet12.cli import main; sys.exit(main({argv!r}))"
+    code = f"import sys; from ximagenet12_builder.cli import main; sys.exit(main({argv!r}))"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -64,13 +64,13 @@ def _run_ours(sources: Path, out: Path, workers: int, configs: str, per_shard: i
 
 
 def _kwargs(name: str, pairs: list[tuple[np.ndarray, np.ndarray]], i: int) -> dict:
-    needs = SCENARIOS[name].needs
+    extra = SCENARIOS[name].extra
     other, other_mask = pairs[(i + 1) % len(pairs)]
-    if needs == "photo":
-        return {"background": other}
-    if needs == "image":
-        return {"background": other, "background_mask": other_mask}
-    return {}
+    if extra is None:
+        return {}
+    return {"background": other, "background_mask": other_mask} if "background_mask" in extra.arguments else {
+        "background": other
+    }
 
 
 def _naive_datasets(files: list[tuple[Path, Path]], out: Path, configs: tuple[str, ...]) -> tuple[float, int]:

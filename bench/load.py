@@ -80,7 +80,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "ximagenet12.cli",
+                "ximagenet12_builder.cli",
                 "build",
                 str(sources),
                 "--out",

@@ -14,9 +14,10 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from ximagenet12.features import NUM_FOLDS, SPLITS, features
-from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS
+from ximagenet12.manifest import CARD_NAME, ConfigEntry, Manifest, SplitCounts
+from ximagenet12.provenance import write_atomic
+from ximagenet12.scenarios import PAPER_SCENARIOS
 
-from . import manifest as mf
 from .sample_grid import GRID_PATH, write_sample_grid
 
 DEFAULT_CONFIG = "original"
@@ -52,52 +53,36 @@ def size_category(num_rows: int) -> str:
     return next((name for limit, name in SIZE_BUCKETS if num_rows < limit), "n>1T")
 
 
-def built_configs(manifest: dict) -> list[str]:
-    """Configs with rows, in the scenario table's order (unknown names after, in manifest order)."""
-    names = [n for n, c in manifest["configs"].items() if any(s["num_examples"] for s in c["splits"].values())]
-    return [n for n in SCENARIOS if n in names] + [n for n in names if n not in SCENARIOS]
-
-
-def default_config(manifest: dict) -> str | None:
+def default_config(manifest: Manifest) -> str | None:
     """`original` when built, else the first built config."""
-    configs = built_configs(manifest)
+    configs = manifest.built_configs()
     return DEFAULT_CONFIG if DEFAULT_CONFIG in configs else next(iter(configs), None)
 
 
-def _split_names(config: dict) -> list[str]:
-    return [s for s in SPLITS if s in config["splits"]] + [s for s in config["splits"] if s not in SPLITS]
+def _info_counts(counts: SplitCounts) -> dict[str, int]:
+    return {"num_bytes": counts.num_bytes, "num_examples": counts.num_examples}
 
 
-def num_rows(manifest: dict) -> int:
-    """Rows over every config and split."""
-    return sum(s["num_examples"] for c in manifest["configs"].values() for s in c["splits"].values())
-
-
-def card_data(manifest: dict) -> DatasetCardData:
+def card_data(manifest: Manifest) -> DatasetCardData:
     """The card's YAML: licence, tasks, size, `configs:` with data files per split and `dataset_info:` per config."""
-    feats = features([c["name"] for c in manifest["classes"]])
-    data = DatasetCardData(**METADATA, size_categories=[size_category(num_rows(manifest))])
+    feats = features(manifest.class_names)
+    data = DatasetCardData(**METADATA, size_categories=[size_category(manifest.num_rows)])
     default = default_config(manifest)
     configs = {}
     infos = {}
-    for name in built_configs(manifest):
-        config = manifest["configs"][name]
-        splits = _split_names(config)
+    for name, splits in manifest.data_files().items():
+        config = manifest.configs[name]
         configs[name] = {
-            "data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in splits],
+            "data_files": [{"split": s, "path": patterns[0]} for s, patterns in splits.items()],
             **({"default": True} if name == default else {}),
         }
-        counts = {s: config["splits"][s] for s in splits}
         infos[name] = DatasetInfo(
             features=feats,
             splits=SplitDict(
-                {
-                    s: SplitInfo(name=s, num_bytes=c["num_bytes"], num_examples=c["num_examples"])
-                    for s, c in counts.items()
-                },
+                {s: SplitInfo(name=s, **_info_counts(config.splits[s])) for s in splits},
             ),
-            download_size=sum(v["download_size"] for v in config["splits"].values()),
-            dataset_size=sum(v["num_bytes"] for v in config["splits"].values()),
+            download_size=sum(v.download_size for v in config.splits.values()),
+            dataset_size=sum(v.num_bytes for v in config.splits.values()),
         )
     MetadataConfigs(configs).to_dataset_card_data(data)
     DatasetInfosDict(infos).to_dataset_card_data(data)
@@ -126,29 +111,29 @@ def human_bytes(n: int) -> str:
     return f"{size / 1000:.1f} TB"
 
 
-def counts_table(manifest: dict) -> str:
+def counts_table(manifest: Manifest) -> str:
     """Rows per config and split, with download sizes and a total line."""
-    configs = built_configs(manifest)
-    splits = [s for s in SPLITS if any(s in manifest["configs"][c]["splits"] for c in configs)]
+    configs = manifest.built_configs()
+    splits = [s for s in SPLITS if any(s in manifest.configs[c].splits for c in configs)]
     rows, totals = [], dict.fromkeys(splits, 0)
     size_total = 0
     for name in configs:
-        config = manifest["configs"][name]
-        counts = [config["splits"].get(s, {}).get("num_examples", 0) for s in splits]
-        size = sum(v["download_size"] for v in config["splits"].values())
+        config = manifest.configs[name]
+        counts = [config.splits[s].num_examples if s in config.splits else 0 for s in splits]
+        size = sum(v.download_size for v in config.splits.values())
         for s, n in zip(splits, counts, strict=True):
             totals[s] += n
         size_total += size
-        rows.append([f"`{name}`", config["title"], *counts, sum(counts), human_bytes(size)])
+        rows.append([f"`{name}`", config.title, *counts, sum(counts), human_bytes(size)])
     rows.append(["**all**", "", *totals.values(), sum(totals.values()), human_bytes(size_total)])
     return _table(["config", "scenario", *splits, "rows", "download"], rows)
 
 
-def columns_table(manifest: dict) -> str:
+def columns_table(manifest: Manifest) -> str:
     """The columns, their `datasets` types and what they hold."""
     text = Template(_text("columns.txt")).substitute(num_folds=NUM_FOLDS, last_fold=NUM_FOLDS - 1)
     meanings = dict(line.split(": ", 1) for line in text.splitlines())
-    feats = features([c["name"] for c in manifest["classes"]])
+    feats = features(manifest.class_names)
     rows = []
     for name, feature in feats.items():
         kind = type(feature).__name__
@@ -157,11 +142,11 @@ def columns_table(manifest: dict) -> str:
     return _table(["column", "type", "meaning"], rows)
 
 
-def classes_table(manifest: dict) -> str:
+def classes_table(manifest: Manifest) -> str:
     """Label, WordNet id, ImageNet-1k index and name of every class."""
     return _table(
         ["label", "wnid", "ImageNet-1k index", "name"],
-        [[c["label"], f"`{c['wnid']}`", c["imagenet_index"], c["name"]] for c in manifest["classes"]],
+        [[c.label, f"`{c.wnid}`", c.imagenet_index, c.name] for c in manifest.classes],
     )
 
 
@@ -173,55 +158,55 @@ def _range(value: Any) -> str:
     return json.dumps(value)
 
 
-def _encoding(config: dict, manifest: dict) -> str:
-    enc = manifest["encoding"]
+def _encoding(config: ConfigEntry, manifest: Manifest) -> str:
+    enc = manifest.encoding
     stored = {
         "source": "the source file's bytes, untouched",
-        "jpeg": f"JPEG, quality {enc['jpeg_quality']}",
+        "jpeg": f"JPEG, quality {enc.get('jpeg_quality')}",
         "png": "PNG" + (f" ({enc['png']})" if enc.get("png") else ""),
-    }.get(config["encoding"], config["encoding"])
-    return f"{config['mode']}; stored as {stored}; masks as PNG"
+    }.get(config.encoding, config.encoding)
+    return f"{config.mode}; stored as {stored}; masks as PNG"
 
 
-def scenario_section(name: str, manifest: dict) -> str:
+def scenario_section(name: str, manifest: Manifest) -> str:
     """One config's recipe: description, fixed and drawn parameters, storage, paper column, departures."""
-    config = manifest["configs"][name]
-    lines = [f"### `{name}`: {config['title']}", "", config["description"], ""]
-    if config["recipe"]:
-        lines.append("- Parameters: " + ", ".join(f"`{k}` = {v}" for k, v in config["recipe"].items()))
-    if config["ranges"]:
+    config = manifest.configs[name]
+    lines = [f"### `{name}`: {config.title}", "", config.description, ""]
+    if config.recipe:
+        lines.append("- Parameters: " + ", ".join(f"`{k}` = {v}" for k, v in config.recipe.items()))
+    if config.ranges:
         lines.append(
             "- Drawn per image (recorded in `params`): "
-            + "; ".join(f"`{k}` from {_range(v)}" for k, v in config["ranges"].items())
+            + "; ".join(f"`{k}` from {_range(v)}" for k, v in config.ranges.items())
         )
     lines.append(f"- Images: {_encoding(config, manifest)}")
-    if config["paper_column"]:
+    if config.paper_column:
         used = " (one of the robustness score's scenarios)" if name in PAPER_SCENARIOS else ""
-        lines.append(f"- The paper's results-table column: `{config['paper_column']}`{used}")
-    if config["family"] == "in9":
+        lines.append(f"- The paper's results-table column: `{config.paper_column}`{used}")
+    if config.family == "in9":
         lines.append("- An ImageNet-9-style variant (Xiao et al., ICLR 2021): not in the authors' release")
-    elif config["departs"]:
-        lines.append(f"- **Departs from the authors' scripts:** {config['departs']}")
+    elif config.departs:
+        lines.append(f"- **Departs from the authors' scripts:** {config.departs}")
     else:
         lines.append("- Follows the authors' published recipe")
     return "\n".join(lines)
 
 
-def provenance(manifest: dict) -> str:
+def provenance(manifest: Manifest) -> str:
     """Seed, sharding, encodings, input counts and library versions of the build."""
-    src = manifest["sources"]
-    versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest["versions"].items()))
+    src = manifest.sources
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(manifest.versions.items()))
     return "\n".join(
         [
-            f"- Release seed: {manifest['seed']}; every row's generator is seeded by (seed, source id, scenario).",
+            f"- Release seed: {manifest.seed}; every row's generator is seeded by (seed, source id, scenario).",
             (
-                f"- Inputs: {src['annotated']} annotated images, {src['background_photos']} background photos, "
-                f"{src['generated_images']} AI-generated images; {src['rejected_files']} input files rejected "
+                f"- Inputs: {src.annotated} annotated images, {src.background_photos} background photos, "
+                f"{src.generated_images} AI-generated images; {src.rejected_files} input files rejected "
                 "(listed in `rejected.jsonl`)."
             ),
             (
-                f"- Work shards: {manifest['num_shards']}, of up to {manifest['sources_per_shard']} sources each; "
-                f"Parquet files: {len(manifest['files'])}, each with its rows, sizes and sha256 in "
+                f"- Work shards: {manifest.num_shards}, of up to {manifest.sources_per_shard} sources each; "
+                f"Parquet files: {len(manifest.files)}, each with its rows, sizes and sha256 in "
                 "`build_manifest.json`."
             ),
             f"- Built with {versions}.",
@@ -229,40 +214,39 @@ def provenance(manifest: dict) -> str:
     )
 
 
-def _picture(manifest: dict, source_id: str | None) -> str:
+def _picture(manifest: Manifest, source_id: str | None) -> str:
     if source_id is None:
         return ""
     wnid = source_id.split("_")[0]
-    name = next((f" ({c['name']})" for c in manifest["classes"] if c["wnid"] == wnid), "")
+    name = next((f" ({c.name})" for c in manifest.classes if c.wnid == wnid), "")
     caption = f"Source `{source_id}`{name} in every config of this build that has it; its mask follows the original."
     return f"![One source image through every scenario]({GRID_PATH})\n\n*{caption}*"
 
 
-def render_card(manifest: dict, repo_id: str | None = None, grid_source: str | None = None) -> str:
+def render_card(manifest: Manifest, repo_id: str | None = None, grid_source: str | None = None) -> str:
     """The whole README.md text; `grid_source` is the source id drawn in the sample grid, if one was."""
-    manifest = json.loads(mf.canonical_json(manifest))
     repo = repo_id or REPO_PLACEHOLDER
-    configs = built_configs(manifest)
+    configs = manifest.built_configs()
     example = EXAMPLE_CONFIG if EXAMPLE_CONFIG in configs else default_config(manifest) or EXAMPLE_CONFIG
     paper = list(PAPER_SCENARIOS)
     body = Template(_text("template.md")).substitute(
         yaml=card_data(manifest).to_yaml(),
         intro=_text("intro.md"),
         picture=_picture(manifest, grid_source),
-        num_sources=manifest["sources"]["annotated"],
-        num_rows=num_rows(manifest),
+        num_sources=manifest.sources.annotated,
+        num_rows=manifest.num_rows,
         num_configs=len(configs),
-        num_classes=len(manifest["classes"]),
+        num_classes=len(manifest.classes),
         default_config=default_config(manifest),
         counts_table=counts_table(manifest),
-        split_rule=manifest["split_rule"],
+        split_rule=manifest.split_rule,
         columns_table=columns_table(manifest),
         classes_table=classes_table(manifest),
         scenarios="\n\n".join(scenario_section(n, manifest) for n in configs),
         loading=Template(_text("loading.md")).substitute(repo_id=repo, config=example),
         evaluation=Template(_text("evaluation.md")).substitute(
             repo_id=repo,
-            num_classes=len(manifest["classes"]),
+            num_classes=len(manifest.classes),
             num_paper_scenarios=len(paper),
             paper_scenarios=", ".join(f"`{s}`" for s in paper),
         ),
@@ -274,11 +258,11 @@ def render_card(manifest: dict, repo_id: str | None = None, grid_source: str | N
     return body.rstrip() + "\n"
 
 
-def write_card(out: Path, manifest: dict, repo_id: str | None = None) -> str:
+def write_card(out: Path, manifest: Manifest, repo_id: str | None = None) -> str:
     """Draw the sample grid into `assets/` and write README.md; return the card text."""
     out = Path(out)
-    grid_source = write_sample_grid(out, manifest, built_configs(manifest))
+    grid_source = write_sample_grid(out, manifest, manifest.built_configs())
     text = render_card(manifest, repo_id, grid_source)
     DatasetCard(text)
-    mf.write_atomic(out / "README.md", text)
+    write_atomic(out / CARD_NAME, text)
     return text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,47 +16,21 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
+from ximagenet12 import manifest as mf
 from ximagenet12.features import features
+from ximagenet12.manifest import Manifest
+from ximagenet12.provenance import sha256_file
 
-from . import manifest as mf
 from .card import card_data
-from .shards import sha256_file
+from .release import card_links, published_files, walk
 
-README = "README.md"
+README = mf.CARD_NAME
 VIEWER_MAX_ROW_GROUP_BYTES = 300 << 20
 VIEWER_MAX_CONFIGS = 4000
 STREAM_TIMEOUT = 1800
-_LINKS = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def _walk(out: Path) -> list[str]:
-    """Every file of the folder, relative, except the private `.build/` state."""
-    found = []
-    for root, dirs, files in os.walk(out):
-        rel = Path(root).relative_to(out)
-        if rel == Path("."):
-            dirs[:] = [d for d in dirs if d != mf.STATE_DIR]
-        found += [(rel / name).as_posix() for name in files]
-    return sorted(found)
-
-
-def card_links(text: str) -> list[str]:
-    """Relative paths of the images and links in a card body."""
-    links = _LINKS.findall(text)
-    return sorted({link for link in links if "://" not in link and not link.startswith(("#", "mailto:"))})
-
-
-def published_files(out: Path, manifest: dict) -> list[str]:
-    """What a release of this folder holds: the card, the manifest, rejected.jsonl, the card's assets and the shards."""
-    out = Path(out)
-    files = {README, mf.MANIFEST_NAME, mf.REJECTED_NAME} | {f["path"] for f in manifest["files"]}
-    readme = out / README
-    if readme.is_file():
-        files |= {p for p in card_links(readme.read_text(encoding="utf-8")) if (out / p).is_file()}
-    return sorted(p for p in files if (out / p).is_file())
-
-
-def _card_faults(out: Path, manifest: dict) -> tuple[list[str], MetadataConfigs | None]:
+def _card_faults(out: Path, manifest: Manifest) -> tuple[list[str], MetadataConfigs | None]:
     """The card: parses, round-trips, equals what the manifest renders, declares valid configs and infos."""
     path = out / README
     if not path.is_file():
@@ -109,7 +82,7 @@ def _card_faults(out: Path, manifest: dict) -> tuple[list[str], MetadataConfigs 
     return faults, configs
 
 
-def _pattern_faults(out: Path, configs: MetadataConfigs, manifest: dict) -> list[str]:
+def _pattern_faults(out: Path, configs: MetadataConfigs, manifest: Manifest) -> list[str]:
     """Every config's data-file patterns match its own files from the manifest, and no file twice."""
     faults = []
     owner: dict[str, tuple[str, str]] = {}
@@ -128,75 +101,74 @@ def _pattern_faults(out: Path, configs: MetadataConfigs, manifest: dict) -> list
                     rel = Path(path).resolve().relative_to(out.resolve()).as_posix()
                     if owner.setdefault(rel, (name, split)) != (name, split):
                         faults.append(f"{rel}: matched by config {name} split {split} and by {owner[rel]}")
-    for f in manifest["files"]:
-        got = owner.pop(f["path"], None)
+    for f in manifest.files:
+        got = owner.pop(f.path, None)
         if got is None:
-            faults.append(f"{f['path']}: in the manifest but no config's data files match it")
-        elif got != (f["config"], f["split"]):
-            built = f"{f['config']} {f['split']}"
-            faults.append(f"{f['path']}: matched by config {got[0]} split {got[1]}; built as {built}")
+            faults.append(f"{f.path}: in the manifest but no config's data files match it")
+        elif got != (f.config, f.split):
+            faults.append(f"{f.path}: matched by config {got[0]} split {got[1]}; built as {f.config} {f.split}")
     for path, (config, split) in sorted(owner.items()):
         faults.append(f"{path}: matched by config {config} split {split} but not in the manifest")
     return faults
 
 
-def _file_faults(out: Path, manifest: dict) -> list[str]:
+def _file_faults(out: Path, manifest: Manifest) -> list[str]:
     """Each shard: present, size, sha256, rows and schema as recorded; viewer-sized row groups with a page index."""
-    schema = features([c["name"] for c in manifest["classes"]]).arrow_schema.remove_metadata()
+    schema = features(manifest.class_names).arrow_schema.remove_metadata()
     faults = []
-    for f in manifest["files"]:
-        path = out / f["path"]
+    for f in manifest.files:
+        path = out / f.path
         if not path.is_file():
-            faults.append(f"{f['path']}: missing")
+            faults.append(f"{f.path}: missing")
             continue
-        if path.stat().st_size != f["size"]:
-            faults.append(f"{f['path']}: {path.stat().st_size} bytes, the manifest says {f['size']}")
-        if sha256_file(path) != f["sha256"]:
-            faults.append(f"{f['path']}: sha256 differs from the manifest's")
+        if path.stat().st_size != f.size:
+            faults.append(f"{f.path}: {path.stat().st_size} bytes, the manifest says {f.size}")
+        if sha256_file(path) != f.sha256:
+            faults.append(f"{f.path}: sha256 differs from the manifest's")
             continue
         try:
             meta = pq.ParquetFile(path).metadata
             file_schema = pq.read_schema(path).remove_metadata()
         except (OSError, ValueError) as exc:
-            faults.append(f"{f['path']}: not a readable Parquet file: {exc}")
+            faults.append(f"{f.path}: not a readable Parquet file: {exc}")
             continue
-        if meta.num_rows != f["num_rows"]:
-            faults.append(f"{f['path']}: {meta.num_rows} rows, the manifest says {f['num_rows']}")
+        if meta.num_rows != f.num_rows:
+            faults.append(f"{f.path}: {meta.num_rows} rows, the manifest says {f.num_rows}")
         if not file_schema.equals(schema):
-            faults.append(f"{f['path']}: columns differ from the dataset's features")
+            faults.append(f"{f.path}: columns differ from the dataset's features")
         for i in range(meta.num_row_groups):
             group = meta.row_group(i)
             if group.total_byte_size > VIEWER_MAX_ROW_GROUP_BYTES:
-                faults.append(f"{f['path']}: row group {i} is {group.total_byte_size} bytes, over the viewer's 300 MB")
+                faults.append(f"{f.path}: row group {i} is {group.total_byte_size} bytes, over the viewer's 300 MB")
             if not all(group.column(c).has_offset_index for c in range(group.num_columns)):
-                faults.append(f"{f['path']}: row group {i} has no page index")
+                faults.append(f"{f.path}: row group {i} has no page index")
     return faults
 
 
-def _count_faults(manifest: dict) -> list[str]:
+def _count_faults(manifest: Manifest) -> list[str]:
     """Per config and split, the manifest's totals equal the sums over its files."""
     faults = []
     sums: dict[tuple[str, str], list[int]] = {}
-    for f in manifest["files"]:
-        total = sums.setdefault((f["config"], f["split"]), [0, 0, 0])
-        total[0] += f["num_rows"]
-        total[1] += f["num_bytes"]
-        total[2] += f["size"]
-    for name, config in manifest["configs"].items():
-        for split, counts in config["splits"].items():
+    for f in manifest.files:
+        total = sums.setdefault((f.config, f.split), [0, 0, 0])
+        total[0] += f.num_rows
+        total[1] += f.num_bytes
+        total[2] += f.size
+    for name, config in manifest.configs.items():
+        for split, counts in config.splits.items():
             got = sums.pop((name, split), [0, 0, 0])
-            want = [counts["num_examples"], counts["num_bytes"], counts["download_size"]]
+            want = [counts.num_examples, counts.num_bytes, counts.download_size]
             if got != want:
                 faults.append(f"config {name} split {split}: files hold rows/bytes/size {got}; the manifest, {want}")
     faults += [f"config {c} split {s}: files in the manifest but no such split" for c, s in sorted(sums)]
     return faults
 
 
-def _leftover_faults(out: Path, manifest: dict) -> list[str]:
+def _leftover_faults(out: Path, manifest: Manifest) -> list[str]:
     """No loading script anywhere, and nothing in the folder that a release would not hold."""
     keep = set(published_files(out, manifest))
     faults = []
-    for path in _walk(out):
+    for path in walk(out):
         if path.endswith(".py"):
             faults.append(f"{path}: a Python file; `datasets` refuses a dataset repo that holds a loading script")
         elif path not in keep:
@@ -238,7 +210,7 @@ def check_build(out: Path, *, stream: bool = True) -> list[str]:
         return [f"{out}: not a folder"]
     try:
         manifest = mf.read_manifest(out)
-    except (FileNotFoundError, ValueError) as exc:
+    except mf.ManifestError as exc:
         return [str(exc)]
     faults, configs = _card_faults(out, manifest)
     if configs is not None:

@@ -15,11 +15,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ximagenet12 import manifest as mf
+from ximagenet12.classes import ClassInfo
+from ximagenet12.features import SPLIT_RULE
+from ximagenet12.imageio import JPEG_QUALITY
+from ximagenet12.provenance import canonical_json, fingerprint, library_versions, write_atomic
 from ximagenet12.scenarios import SCENARIOS
 
-from . import manifest as mf
 from .plan import DEFAULT_SEED, SOURCES_PER_SHARD, Plan, make_plan
-from .shards import PARTIAL_SUFFIX, FileRecord
+from .shards import PARTIAL_SUFFIX
 from .sources import Inventory, Rejected, discover, load_classes
 from .worker import ShardJob, ShardResult, build_shard
 
@@ -137,12 +141,12 @@ def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path
                 rows,
             ]
         )
-    return mf.fingerprint(
+    return fingerprint(
         {
             "items": items,
             "classes": class_names,
-            "recipes": {c: mf.scenario_recipe(c) for c in plan.configs},
-            "versions": mf.library_versions(),
+            "recipes": {c: mf.config_entry(c).to_dict() for c in plan.configs},
+            "versions": build_versions(),
             "num_shards": plan.num_shards,
         }
     )
@@ -170,9 +174,9 @@ def _record_is_current(out: Path, index: int, fingerprint: str) -> bool:
 
 
 def _write_record(out: Path, result: ShardResult) -> None:
-    mf.write_atomic(
+    write_atomic(
         _record_path(out, result.index),
-        mf.canonical_json(
+        canonical_json(
             {
                 "index": result.index,
                 "fingerprint": result.fingerprint,
@@ -297,13 +301,13 @@ def _write_plan_state(out: Path, inv: Inventory, plan: Plan, fingerprints: list[
         "seed": plan.seed,
         "sources_per_shard": plan.sources_per_shard,
         "num_shards": plan.num_shards,
-        "classes": mf.classes_table(inv.classes),
+        "classes": [c.to_dict() for c in inv.classes],
         "fingerprints": fingerprints,
         "rejected": [asdict(r) for r in rejected],
         "backgrounds": len(inv.backgrounds),
         "generated": len(inv.generated),
     }
-    mf.write_atomic(out / mf.STATE_DIR / "plan.json", mf.canonical_json(state))
+    write_atomic(out / mf.STATE_DIR / "plan.json", canonical_json(state))
 
 
 def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
@@ -329,7 +333,7 @@ def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
         key=lambda r: (r.file, r.reason),
     )
     report.rejected = rejected
-    files = sorted((FileRecord(**f) for rec in records for f in rec["files"]), key=lambda f: f.path)
+    files = sorted((mf.FileEntry(**f) for rec in records for f in rec["files"]), key=lambda f: f.path)
     for f in files:
         report.counts.setdefault(f.config, {}).setdefault(f.split, 0)
         report.counts[f.config][f.split] += f.num_rows
@@ -337,49 +341,53 @@ def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
         return report
 
     _remove_stale(out, {f.path for f in files})
-    mf.write_atomic(out / mf.REJECTED_NAME, "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in rejected))
+    write_atomic(out / mf.REJECTED_NAME, "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in rejected))
     manifest = _manifest(state, files, rejected)
-    mf.write_atomic(out / mf.MANIFEST_NAME, mf.canonical_json(manifest))
+    write_atomic(out / mf.MANIFEST_NAME, canonical_json(manifest.to_dict()))
     from .card import write_card
 
     write_card(out, manifest)
     return report
 
 
-def _manifest(state: dict, files: list[FileRecord], rejected: list[Rejected]) -> dict:
-    configs: dict[str, dict] = {}
+BUILD_LIBRARIES = ("ximagenet12", "opencv-python-headless", "pillow", "numpy", "pyarrow", "datasets")
+
+
+def build_versions() -> dict[str, str]:
+    """Versions of everything whose output bytes the build depends on."""
+    return library_versions(BUILD_LIBRARIES)
+
+
+def _manifest(state: dict, files: list[mf.FileEntry], rejected: list[Rejected]) -> mf.Manifest:
+    configs = {}
     for name in state["configs"]:
-        mine = [f for f in files if f.config == name]
         splits = {}
         for split in ("train", "test"):
-            parts = [f for f in mine if f.split == split]
+            parts = [f for f in files if f.config == name and f.split == split]
             if parts:
-                splits[split] = {
-                    "num_examples": sum(f.num_rows for f in parts),
-                    "num_bytes": sum(f.num_bytes for f in parts),
-                    "download_size": sum(f.size for f in parts),
-                }
-        configs[name] = {**mf.scenario_recipe(name), "splits": splits}
-    from ximagenet12.imageio import JPEG_QUALITY
-
-    return {
-        "name": "ximagenet12",
-        "seed": state["seed"],
-        "sources_per_shard": state["sources_per_shard"],
-        "num_shards": state["num_shards"],
-        "encoding": {"jpeg_quality": JPEG_QUALITY, "png": "OpenCV, lossless", "original": "source bytes"},
-        "split_rule": "test if sha256(source_id) % 100 < 20; fold = sha256(source_id) // 100 % 12",
-        "classes": state["classes"],
-        "sources": {
-            "annotated": state["source_count"],
-            "background_photos": state["backgrounds"],
-            "generated_images": state["generated"],
-            "rejected_files": len({r.file for r in rejected}),
-        },
-        "configs": configs,
-        "files": [f.to_dict() for f in files],
-        "versions": mf.library_versions(),
-    }
+                splits[split] = mf.SplitCounts(
+                    num_examples=sum(f.num_rows for f in parts),
+                    num_bytes=sum(f.num_bytes for f in parts),
+                    download_size=sum(f.size for f in parts),
+                )
+        configs[name] = mf.config_entry(name, splits)
+    return mf.Manifest(
+        seed=state["seed"],
+        sources_per_shard=state["sources_per_shard"],
+        num_shards=state["num_shards"],
+        encoding={"jpeg_quality": JPEG_QUALITY, "png": "OpenCV, lossless", "original": "source bytes"},
+        split_rule=SPLIT_RULE,
+        classes=tuple(ClassInfo(**c) for c in state["classes"]),
+        sources=mf.SourceCounts(
+            annotated=state["source_count"],
+            background_photos=state["backgrounds"],
+            generated_images=state["generated"],
+            rejected_files=len({r.file for r in rejected}),
+        ),
+        configs=configs,
+        files=tuple(mf.FileEntry(**f.to_dict()) for f in files),
+        versions=build_versions(),
+    )
 
 
 def _remove_stale(out: Path, keep: set[str]) -> None:

@@ -118,19 +118,19 @@ def make_plan(
         for config in configs:
             seed_row = row_seed(seed, source.id, config)
             pick_seed = row_seed(seed, source.id, config, "pairing")
-            needs = SCENARIOS[config].needs
-            if needs is None:
+            extra = SCENARIOS[config].extra
+            if extra is None:
                 rows.append(Row(config, seed_row))
-            elif needs == "photo":
+            elif extra.origin == "photo":
                 choice = _pick(photo_pool[source.wnid], pick_seed)
                 if choice is None:
                     rejected.append(Rejected(source.image, "rand_bg: no background photo of another class", "plan"))
                 else:
                     rows.append(Row(config, seed_row, background=choice))
-            elif needs == "generated":
+            elif extra.origin == "generated":
                 rows.extend(Row(config, seed_row, background=g) for g in generated.get(source.id, []))
             else:
-                pairing = SCENARIOS[config].recipe["pairing"]
+                pairing = extra.pairing
                 if pairing == "same":
                     pool = [s for s in by_class[source.wnid] if s.id != source.id]
                 elif pairing == "rand":

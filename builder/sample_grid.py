@@ -11,23 +11,23 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ximagenet12.imageio import ImageDecodeError, decode_any
-from ximagenet12.preview import make_grid
-
-from .manifest import write_atomic
+from ximagenet12.manifest import Manifest
+from ximagenet12.pictures import make_grid
+from ximagenet12.provenance import write_atomic
 
 GRID_PATH = "assets/sample_grid.png"
 PNG_LEVEL = 9
 
 
-def _files_by_config(manifest: dict) -> dict[str, list[str]]:
+def _files_by_config(manifest: Manifest) -> dict[str, list[str]]:
     files: dict[str, list[str]] = {}
-    for f in manifest["files"]:
-        if f["num_rows"]:
-            files.setdefault(f["config"], []).append(f["path"])
+    for f in manifest.files:
+        if f.num_rows:
+            files.setdefault(f.config, []).append(f.path)
     return files
 
 
-def pick_source(out: Path, manifest: dict, configs: list[str]) -> str | None:
+def pick_source(out: Path, manifest: Manifest, configs: list[str]) -> str | None:
     """The source id present in the most configs (ties: the smallest id), or None for an empty build."""
     files = _files_by_config(manifest)
     seen: Counter[str] = Counter()
@@ -53,7 +53,7 @@ def _row(out: Path, paths: list[str], source_id: str) -> dict | None:
     return None
 
 
-def source_tiles(out: Path, manifest: dict, configs: list[str], source_id: str) -> list[tuple[str, np.ndarray]]:
+def source_tiles(out: Path, manifest: Manifest, configs: list[str], source_id: str) -> list[tuple[str, np.ndarray]]:
     """(label, image) for `source_id` in each config that has it decodable, the original's mask after the original."""
     files = _files_by_config(manifest)
     tiles = []
@@ -78,7 +78,7 @@ def _png(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def write_sample_grid(out: Path, manifest: dict, configs: list[str]) -> str | None:
+def write_sample_grid(out: Path, manifest: Manifest, configs: list[str]) -> str | None:
     """Write `assets/sample_grid.png` and return the source id drawn, or None for an empty build."""
     source_id = pick_source(out, manifest, configs)
     if source_id is None:

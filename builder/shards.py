@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,37 +11,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
 
+from ximagenet12.manifest import FileEntry
+from ximagenet12.provenance import sha256_file
+
 ROW_GROUP_BYTES = 64 << 20
 ROW_GROUP_HARD_BYTES = 200 << 20
 ROW_GROUP_MIN_ROWS = 100
 ROW_GROUP_MAX_ROWS = 1000
-MAX_FILE_BYTES = 512 << 20
 PARTIAL_SUFFIX = ".partial"
-
-
-@dataclass(frozen=True)
-class FileRecord:
-    """A finished shard: its path relative to the output folder, rows, Arrow bytes, size and sha256."""
-
-    path: str
-    config: str
-    split: str
-    num_rows: int
-    num_bytes: int
-    size: int
-    sha256: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def partial_path(path: Path) -> Path:
@@ -82,9 +57,10 @@ class ShardWriter:
             or self._buffered_bytes >= ROW_GROUP_HARD_BYTES
             or (self._buffered_bytes >= ROW_GROUP_BYTES and rows >= ROW_GROUP_MIN_ROWS)
         ):
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the buffered rows as one row group."""
         rows = len(self._columns["image"])
         if not rows:
             return
@@ -95,12 +71,12 @@ class ShardWriter:
         self._columns = {name: [] for name in self.schema.names}
         self._buffered_bytes = 0
 
-    def close(self) -> FileRecord:
+    def close(self) -> FileEntry:
         """Finish the file and move it to its final name."""
-        self._flush()
+        self.flush()
         self._writer.close()
         tmp = partial_path(self.path)
-        record = FileRecord(
+        record = FileEntry(
             self.relpath, self.config, self.split, self.num_rows, self.num_bytes, tmp.stat().st_size, sha256_file(tmp)
         )
         os.replace(tmp, self.path)

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from ximagenet12 import imageio
+from ximagenet12 import manifest as mf
 from ximagenet12.features import features
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
 from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply
 
 from .plan import Row, SourcePlan
-from .shards import FileRecord, ShardWriter
+from .shards import ShardWriter
 from .sources import Rejected, Source
 
 Progress = Callable[[dict[str, int]], None]
@@ -36,7 +37,7 @@ class ShardJob:
     jpeg_quality: int = imageio.JPEG_QUALITY
 
     def relpath(self, config: str, split: str) -> str:
-        return f"data/{config}/{split}-{self.index:05d}-of-{self.num_shards:05d}.parquet"
+        return mf.shard_path(config, split, self.index, self.num_shards)
 
 
 @dataclass
@@ -45,9 +46,8 @@ class ShardResult:
 
     index: int
     fingerprint: str
-    files: list[FileRecord] = field(default_factory=list)
+    files: list[mf.FileEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,6 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                     writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, feats)
                 writers[key].add(record)
                 done[row.config] = done.get(row.config, 0) + 1
-            for config, n in done.items():
-                result.counts[config] = result.counts.get(config, 0) + n
             _report(progress, done)
         result.files = [writers[key].close() for key in sorted(writers)]
     except BaseException:

@@ -48,7 +48,8 @@ def check_decoded(decoded, shape: tuple[int, int], mode: str, fmt: str, converte
     assert decoded.rgb.dtype == np.uint8
     assert decoded.rgb.shape == (*shape, 3)
     assert decoded.rgb.flags.c_contiguous
-    assert decoded.source_mode == mode
+    if converted:
+        assert decoded.note is not None and mode in decoded.note
     assert decoded.format == fmt
     if converted:
         assert decoded.note is not None and "converted" in decoded.note and "RGB" in decoded.note

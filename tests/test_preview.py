@@ -6,10 +6,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from ximagenet12_builder.cli import main
 
-from ximagenet12.cli import main
 from ximagenet12.imageio import decode_any, encode_jpeg, encode_png
-from ximagenet12.preview import make_grid, to_display
+from ximagenet12.pictures import make_grid, to_display
 from ximagenet12.scenarios import SCENARIOS
 from ximagenet12.synthetic import make_scene
 
@@ -31,7 +31,7 @@ def test_preview_of_the_shipped_sample(tmp_path: Path, capsys) -> None:
     out = tmp_path / "grid.png"
     assert main(["preview", "--out", str(out)]) == 0
     grid = decode_any(out.read_bytes())
-    expected = len([s for s in SCENARIOS.values() if s.needs != "generated"])
+    expected = len([s for s in SCENARIOS.values() if (s.extra is None or s.extra.origin != "generated")])
     assert f"({expected} scenarios)" in capsys.readouterr().out
     assert grid.shape[1] == 5 * 200 and grid.shape[0] >= -(-expected // 5) * 100
 

@@ -44,5 +44,4 @@ CLASSES: tuple[ClassInfo, ...] = make_classes(
 )
 
 WNIDS: tuple[str, ...] = tuple(c.wnid for c in CLASSES)
-NAMES: tuple[str, ...] = tuple(c.name for c in CLASSES)
 BY_WNID: dict[str, ClassInfo] = {c.wnid: c for c in CLASSES}

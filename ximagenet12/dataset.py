@@ -18,10 +18,10 @@ import pyarrow.parquet as pq
 from datasets.builder import Key
 
 from . import __version__
+from . import manifest as mf
 from .features import SPLITS, features
 from .scenarios import SCENARIOS_LIST
 
-MANIFEST_NAME = "build_manifest.json"
 BATCH_ROWS = 64
 _CODE_HASH = hashlib.sha256(Path(__file__).read_bytes() + __version__.encode()).hexdigest()
 
@@ -58,36 +58,36 @@ class XImageNet12(datasets.GeneratorBasedBuilder):
         self.root = str(Path(data_dir).resolve()) if data_dir else _hub_root(repo_id, revision)
         self.manifest = self._read_manifest(kwargs.get("token"))
         data_hash = hashlib.sha256(
-            json.dumps([_CODE_HASH, [f["sha256"] for f in self.manifest.get("files", [])]]).encode()
+            json.dumps([_CODE_HASH, [f.sha256 for f in self.manifest.files]]).encode()
         ).hexdigest()[:16]
         kwargs.setdefault("dataset_name", "ximagenet12")
         kwargs.setdefault("hash", data_hash)
         super().__init__(*args, **kwargs)
 
-    def _read_manifest(self, token: Any) -> dict:
-        path = f"{self.root}/{MANIFEST_NAME}"
+    def _read_manifest(self, token: Any) -> mf.Manifest:
+        path = f"{self.root}/{mf.MANIFEST_NAME}"
         try:
-            with fsspec.open(path, "r", **({"token": token} if token and path.startswith("hf://") else {})) as f:
-                return json.load(f)
+            with fsspec.open(path, "rb", **({"token": token} if token and path.startswith("hf://") else {})) as f:
+                return mf.parse_manifest(f.read(), source=path)
         except FileNotFoundError:
-            raise FileNotFoundError(f"{path}: no build manifest; is this an `ximagenet12 build` output?") from None
+            raise mf.ManifestError(f"{path}: no build manifest; is this an `ximagenet12 build` output?") from None
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description=self.config.description,
-            features=features([c["name"] for c in self.manifest["classes"]]),
+            features=features(self.manifest.class_names),
             homepage="https://arxiv.org/abs/2310.08182",
         )
 
     def _split_generators(self, dl_manager: datasets.DownloadManager) -> list[datasets.SplitGenerator]:
-        files = [f for f in self.manifest.get("files", []) if f["config"] == self.config.name]
+        files = self.manifest.files_of(self.config.name)
         if not files:
             raise ValueError(
-                f"config {self.config.name!r} is not in this build; built: {sorted(self.manifest['configs'])}"
+                f"config {self.config.name!r} is not in this build; built: {self.manifest.built_configs()}"
             )
         generators = []
         for split in SPLITS:
-            urls = sorted(f"{self.root}/{f['path']}" for f in files if f["split"] == split)
+            urls = [f"{self.root}/{f.path}" for f in files if f.split == split]
             if urls:
                 generators.append(datasets.SplitGenerator(name=split, gen_kwargs={"files": dl_manager.download(urls)}))
         return generators

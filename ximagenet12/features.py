@@ -10,6 +10,9 @@ import datasets
 SPLITS: tuple[str, ...] = ("train", "test")
 TEST_PERCENT = 20
 NUM_FOLDS = 12
+SPLIT_RULE = (
+    f"test if sha256(source_id) % 100 < {TEST_PERCENT}; fold = sha256(source_id) // 100 % {NUM_FOLDS}"
+)
 
 
 def features(class_names: Sequence[str]) -> datasets.Features:

@@ -21,7 +21,6 @@ class Decoded:
     """An RGB uint8 image and how it was obtained from the file."""
 
     rgb: np.ndarray
-    source_mode: str
     format: str
     note: str | None
 
@@ -43,7 +42,7 @@ def decode_rgb(data: bytes, *, source: str = "<bytes>") -> Decoded:
         raise ImageDecodeError(f"{source}: not a decodable image ({exc})") from exc
     if rgb.size == 0:
         raise ImageDecodeError(f"{source}: image has no pixels")
-    return Decoded(np.ascontiguousarray(rgb), mode, fmt, note)
+    return Decoded(np.ascontiguousarray(rgb), fmt, note)
 
 
 def _is_16_bit(im: Image.Image) -> bool:

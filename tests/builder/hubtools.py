@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from ximagenet12_builder import manifest as mf
 from ximagenet12_builder.card import write_card
-from ximagenet12_builder.check import published_files
-from ximagenet12_builder.shards import sha256_file
+from ximagenet12_builder.release import published_files
 
 from tests.hub_server import HubServer, hub_env
+from ximagenet12 import manifest as mf
+from ximagenet12.provenance import canonical_json, sha256_file, write_atomic
 
 REPO = "ns/ximagenet12"
 
@@ -26,7 +26,7 @@ def run_cli(
     """`ximagenet12 ARGS` in a subprocess, pointed at `server` (token, endpoint, no Xet) when one is given."""
     environ = hub_env(server, extra=env) if server is not None else None
     return subprocess.run(
-        [sys.executable, "-m", "ximagenet12.cli", *args],
+        [sys.executable, "-m", "ximagenet12_builder.cli", *args],
         env=environ,
         capture_output=True,
         text=True,
@@ -51,7 +51,7 @@ def replace_shard(out: Path, path: str, table: pa.Table, *, page_index: bool = T
     """Rewrite one shard with `table` and make the manifest and card agree with it, as a build would."""
     target = out / path
     pq.write_table(table, target, write_page_index=page_index)
-    manifest = mf.read_manifest(out)
+    manifest = json.loads((out / mf.MANIFEST_NAME).read_text())
     entry = next(f for f in manifest["files"] if f["path"] == path)
     entry.update(num_rows=table.num_rows, num_bytes=table.nbytes, size=target.stat().st_size)
     entry["sha256"] = sha256_file(target)
@@ -62,5 +62,5 @@ def replace_shard(out: Path, path: str, table: pa.Table, *, page_index: bool = T
         num_bytes=sum(f["num_bytes"] for f in parts),
         download_size=sum(f["size"] for f in parts),
     )
-    mf.write_atomic(out / mf.MANIFEST_NAME, mf.canonical_json(manifest))
-    write_card(out, json.loads((out / mf.MANIFEST_NAME).read_text()))
+    write_atomic(out / mf.MANIFEST_NAME, canonical_json(manifest))
+    write_card(out, mf.read_manifest(out))

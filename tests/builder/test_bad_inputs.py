@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from ximagenet12_builder.cli import main
 
 from ximagenet12.classes import WNIDS
-from ximagenet12.cli import main
 from ximagenet12.synthetic import make_scene, make_source_tree
 
 WNID = WNIDS[0]

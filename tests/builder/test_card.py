@@ -12,21 +12,29 @@ import numpy as np
 import pytest
 import yaml
 from huggingface_hub import DatasetCard
-from ximagenet12_builder import manifest as mf
 from ximagenet12_builder.card import (
     LICENCE_LINK,
     REPO_PLACEHOLDER,
-    built_configs,
     card_data,
     render_card,
     size_category,
 )
+from ximagenet12_builder.cli import main
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 from ximagenet12_builder.sample_grid import GRID_PATH, pick_source
 
-from ximagenet12.cli import main
+from ximagenet12 import manifest as mf
 from ximagenet12.features import features
 from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS
+
+
+def raw_manifest(out: Path) -> dict:
+    """The manifest's JSON as written."""
+    return json.loads((out / mf.MANIFEST_NAME).read_text())
+
+
+def built_configs(manifest: dict) -> list[str]:
+    return mf.Manifest.from_dict(manifest).built_configs()
 
 CARD_DIR = Path(__file__).resolve().parents[2] / "dataset_card"
 
@@ -53,7 +61,7 @@ def test_size_category_follows_the_hub_buckets(rows: int, bucket: str) -> None:
 
 
 def test_yaml_has_licence_tasks_size_and_only_built_configs(synthetic_build: Path) -> None:
-    manifest = mf.read_manifest(synthetic_build)
+    manifest = raw_manifest(synthetic_build)
     text = (synthetic_build / "README.md").read_text()
     meta = front_matter(text)
     assert meta["license"] == "other" and meta["license_link"] == LICENCE_LINK and meta["license_name"]
@@ -86,7 +94,7 @@ def test_yaml_has_licence_tasks_size_and_only_built_configs(synthetic_build: Pat
 
 
 def test_body_is_rendered_from_the_manifest_and_the_scenario_table(synthetic_build: Path) -> None:
-    manifest = mf.read_manifest(synthetic_build)
+    manifest = raw_manifest(synthetic_build)
     text = (synthetic_build / "README.md").read_text()
 
     counts = section(text, "Configs and splits")
@@ -144,10 +152,10 @@ def test_sample_grid_shows_one_source_through_every_config(synthetic_build: Path
     manifest = mf.read_manifest(synthetic_build)
     text = (synthetic_build / "README.md").read_text()
     assert f"]({GRID_PATH})" in text
-    source = pick_source(synthetic_build, manifest, built_configs(manifest))
+    source = pick_source(synthetic_build, manifest, manifest.built_configs())
     assert f"Source `{source}`" in text
     grid = cv2.imdecode(np.frombuffer((synthetic_build / GRID_PATH).read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
-    tiles = len(built_configs(manifest)) + 1  # every config, and the original's mask
+    tiles = len(manifest.built_configs()) + 1  # every config, and the original's mask
     rows = -(-tiles // 5)
     assert grid.shape[1] == 5 * 200 and grid.shape[0] % rows == 0
 
@@ -168,13 +176,13 @@ def test_repo_id_goes_into_the_examples(build: Path) -> None:
 
 
 def test_card_follows_the_manifest_not_copies_of_it(synthetic_build: Path) -> None:
-    manifest = copy.deepcopy(mf.read_manifest(synthetic_build))
+    manifest = copy.deepcopy(raw_manifest(synthetic_build))
     manifest["configs"]["blur_bg"]["recipe"] = {"ksize": 31, "sigma": 7.5}
     manifest["configs"]["blur_bg"]["departs"] = "A made-up departure."
     manifest["encoding"]["jpeg_quality"] = 77
     manifest["classes"][0]["name"] = "renamed lizard"
     manifest["seed"] = 4242
-    text = render_card(manifest)
+    text = render_card(mf.Manifest.from_dict(manifest))
     block = scenario_block(text, "blur_bg")
     assert "`ksize` = 31, `sigma` = 7.5" in block and "`ksize` = 15" not in block
     assert "A made-up departure." in block and "JPEG, quality 77" in block
@@ -203,8 +211,8 @@ def test_card_data_round_trips_through_datasets(synthetic_build: Path) -> None:
     from datasets.info import DatasetInfosDict
     from datasets.utils.metadata import MetadataConfigs
 
-    manifest = json.loads((synthetic_build / mf.MANIFEST_NAME).read_text())
-    data = card_data(manifest)
+    manifest = raw_manifest(synthetic_build)
+    data = card_data(mf.Manifest.from_dict(manifest))
     configs = MetadataConfigs.from_dataset_card_data(data)
     assert configs.get_default_config_name() == "original"
     infos = DatasetInfosDict.from_dataset_card_data(data)

@@ -6,12 +6,11 @@ import re
 import socket
 from pathlib import Path
 
-from ximagenet12_builder import manifest as mf
-from ximagenet12_builder.card import built_configs
-from ximagenet12_builder.hub_errors import EXIT_AUTH, EXIT_FAULTS, EXIT_NETWORK, EXIT_NOT_FOUND, EXIT_UPLOAD, EXIT_USAGE
+from ximagenet12_builder.hub.errors import EXIT_AUTH, EXIT_FAULTS, EXIT_NETWORK, EXIT_NOT_FOUND, EXIT_UPLOAD, EXIT_USAGE
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 
 from tests.hub_server import HubServer, run_with_hub
+from ximagenet12 import manifest as mf
 
 from .hubtools import REPO, release, remote, run_cli
 
@@ -132,7 +131,7 @@ def test_a_rebuild_without_one_config_deletes_exactly_its_files(
     dropped = sorted(p for p in release(build) if p.startswith("data/mixed_next/"))
     assert dropped
 
-    kept = tuple(c for c in built_configs(mf.read_manifest(build)) if c != "mixed_next")
+    kept = tuple(c for c in mf.read_manifest(build).built_configs() if c != "mixed_next")
     rebuild(synthetic_sources, build, configs=kept)
     dry = publish(hub_server, build, "--dry-run")
     assert all(re.search(rf"^  delete +{re.escape(p)} ", dry.stdout, flags=re.M) for p in dropped)
@@ -168,7 +167,7 @@ def test_create_pr_leaves_main_alone_and_tags_are_never_moved(hub_server: HubSer
 
     (build / "rejected.jsonl").write_text('{"file": "x", "reason": "made up", "stage": "test"}\n')
     manifest = mf.read_manifest(build)
-    assert "rejected.jsonl" not in {f["path"] for f in manifest["files"]}
+    assert "rejected.jsonl" not in {f.path for f in manifest.files}
     pr = publish(hub_server, build, "--create-pr")
     assert pr.returncode == 0, pr.stderr
     assert "opened pull request" in pr.stdout
@@ -224,7 +223,7 @@ def test_hub_errors_raised_by_the_real_client_become_one_line_messages(hub_serve
     results = run_with_hub(
         """
         from huggingface_hub import HfApi
-        from ximagenet12_builder.hub_errors import translate
+        from ximagenet12_builder.hub.errors import translate
 
         def outcome(call):
             try:

@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from ximagenet12.evaluation.cli import add_parsers
+from ximagenet12_builder.cli.evaluate import add_parsers
 
 from .toy_models import onnx_colour_model
 

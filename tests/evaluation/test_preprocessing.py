@@ -12,7 +12,7 @@ from PIL import Image
 
 from ximagenet12.evaluation.preprocessing import (
     Preprocessing,
-    decode_rgb,
+    decode_for_model,
     from_model_config,
     load_image,
     normalize,
@@ -47,16 +47,16 @@ def test_centre_crop_keeps_the_centre() -> None:
 def test_modes_decode_to_rgb(mode: str) -> None:
     image = Image.new("RGB", (8, 6), (200, 100, 50)).convert(mode)
     fmt = "JPEG" if mode == "CMYK" else "PNG"
-    assert decode_rgb(encoded(image, fmt), (0, 0, 0)).mode == "RGB"
+    assert decode_for_model(encoded(image, fmt), (0, 0, 0)).mode == "RGB"
 
 
 @given(st.integers(0, 255), st.tuples(*[st.integers(0, 255)] * 3))
 def test_alpha_composites_over_the_background(alpha: int, background: tuple[int, int, int]) -> None:
     rgba = Image.new("RGBA", (4, 4), (250, 10, 120, alpha))
-    out = np.asarray(decode_rgb(encoded(rgba, "PNG"), background)).astype(float)
+    out = np.asarray(decode_for_model(encoded(rgba, "PNG"), background)).astype(float)
     expected = (np.asarray([250, 10, 120]) * alpha + np.asarray(background) * (255 - alpha)) / 255
     assert np.allclose(out[0, 0], expected, atol=1.01)
-    dropped = np.asarray(decode_rgb(encoded(rgba, "PNG"), None))
+    dropped = np.asarray(decode_for_model(encoded(rgba, "PNG"), None))
     assert dropped[0, 0].tolist() == [250, 10, 120]
 
 
@@ -66,8 +66,8 @@ def test_palette_transparency_counts_as_alpha() -> None:
     data = encoded(image, "PNG")
     with_transparency = io.BytesIO()
     image.save(with_transparency, "PNG", transparency=1)
-    assert np.asarray(decode_rgb(data, (0, 0, 255)))[0, 0].tolist() == [255, 0, 0]
-    assert np.asarray(decode_rgb(with_transparency.getvalue(), (0, 0, 255)))[0, 0].tolist() == [0, 0, 255]
+    assert np.asarray(decode_for_model(data, (0, 0, 255)))[0, 0].tolist() == [255, 0, 0]
+    assert np.asarray(decode_for_model(with_transparency.getvalue(), (0, 0, 255)))[0, 0].tolist() == [0, 0, 255]
 
 
 def test_normalize_is_nchw_and_matches_the_formula() -> None:

@@ -1,4 +1,4 @@
-"""Reading builds: card configs, fallback layout, any fsspec filesystem, config selection, batching."""
+"""Reading builds: configs from the manifest, any fsspec filesystem, config selection, batching."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from ximagenet12.evaluation.loader import batches, row_chunks
 from ximagenet12.evaluation.preprocessing import Preprocessing
-from ximagenet12.evaluation.source import open_build, read_front_matter, select_configs
+from ximagenet12.evaluation.source import open_build, select_configs
+from ximagenet12.manifest import ManifestError
 
 from .tiny_build import make_synthetic_build
 
@@ -28,8 +29,9 @@ def test_card_configs_classes_and_files(tiny_build: Path) -> None:
     assert identity["shards"][0][0] == "test-00000-of-00001.parquet"
 
 
-def test_layout_without_readme_and_shards(tmp_path: Path) -> None:
-    root = make_synthetic_build(tmp_path / "b", ("original", "seg_img"), shards=2, readme=False)
+def test_configs_come_from_the_manifest_without_a_card(tmp_path: Path) -> None:
+    root = make_synthetic_build(tmp_path / "b", ("original", "seg_img"), shards=2, card=False)
+    assert not (root / "README.md").exists()
     source = open_build(root)
     assert source.configs == ["original", "seg_img"]
     assert len(source.files("seg_img", "test")) == 2
@@ -66,8 +68,9 @@ def test_missing_things_are_explained(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         open_build(tmp_path / "nowhere" / "deeper")
     (root / "build_manifest.json").unlink()
-    with pytest.raises(FileNotFoundError, match="build_manifest"):
+    with pytest.raises(ManifestError, match="build_manifest"):
         _ = open_build(root).classes
+    root = make_synthetic_build(tmp_path / "c", ("original",))
     shutil.rmtree(root / "data")
     with pytest.raises(FileNotFoundError, match="no files"):
         open_build(root).files("original", "test")
@@ -98,8 +101,3 @@ def test_batches_carry_the_transform_and_errors(tiny_build: Path) -> None:
 
     with pytest.raises(RuntimeError, match="transform failed"):
         list(batches(source, "original", "test", pre, batch_size=2, transform=boom))
-
-
-def test_front_matter() -> None:
-    assert read_front_matter("---\na: 1\n---\n# card") == {"a": 1}
-    assert read_front_matter("# no yaml") == {}

@@ -1,15 +1,20 @@
-"""Tiny build-like folders (Hub layout: README configs, build_manifest.json, data/<config>/<split>-*.parquet)."""
+"""Tiny builds of hand-made scenes, written through the real shard writer, manifest and card."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
-from datasets import ClassLabel, Dataset, Features, Image, Value, disable_progress_bars
+from ximagenet12_builder.card import write_card
+from ximagenet12_builder.pipeline import build_versions
+from ximagenet12_builder.shards import ShardWriter
+
+from ximagenet12 import manifest as mf
+from ximagenet12.classes import make_classes
+from ximagenet12.features import SPLIT_RULE, features
+from ximagenet12.provenance import canonical_json, write_atomic
 
 SPLITS = ("train", "test")
 # (wnid, imagenet_index, name, RGB colour of the object in synthetic scenes)
@@ -18,23 +23,6 @@ SYNTHETIC_CLASSES = (
     ("n03773504", 657, "missile", (40, 200, 60)),
     ("n07920052", 967, "espresso", (50, 70, 230)),
 )
-
-
-def features(class_names: Sequence[str]) -> Features:
-    """The columns of every config and split."""
-    return Features(
-        {
-            "image": Image(),
-            "mask": Image(),
-            "label": ClassLabel(names=list(class_names)),
-            "wnid": Value("string"),
-            "source_id": Value("string"),
-            "scenario": Value("string"),
-            "background_id": Value("string"),
-            "params": Value("string"),
-            "fold": Value("int8"),
-        }
-    )
 
 
 def encode(image: np.ndarray, fmt: str = ".jpg") -> bytes:
@@ -57,40 +45,48 @@ def write_build(
     *,
     rows_per_group: int | None = None,
     shards: int = 1,
-    readme: bool = True,
+    card: bool = True,
 ) -> Path:
-    """Write rows[config][split] as Parquet shards, the README's configs YAML and build_manifest.json."""
-    disable_progress_bars()
+    """Write rows[config][split] as shards with the build's ShardWriter, then the manifest and (optionally) card."""
     root.mkdir(parents=True, exist_ok=True)
-    names = [name for _, _, name in classes]
-    feats = features(names)
-    card_configs, info = [], []
+    table = make_classes(list(classes))
+    feats = features([c.name for c in table])
+    files: list[mf.FileEntry] = []
+    configs = {}
     for config, splits in rows.items():
-        files, split_info = [], []
+        counts = {}
         for split, items in splits.items():
-            parts = [items[i::shards] for i in range(shards)] if items else [[]]
+            if not items:
+                continue
+            parts = [items[i::shards] for i in range(shards)]
+            written = []
             for i, part in enumerate(parts):
-                path = root / "data" / config / f"{split}-{i:05d}-of-{len(parts):05d}.parquet"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                columns = {name: [row[name] for row in part] for name in feats}
-                Dataset.from_dict(columns, features=feats).to_parquet(str(path), batch_size=rows_per_group)
-            files.append({"split": split, "path": f"data/{config}/{split}-*.parquet"})
-            split_info.append({"name": split, "num_examples": len(items), "num_bytes": 0})
-        card_configs.append({"config_name": config, "data_files": files})
-        info.append({"config_name": config, "features": feats._to_yaml_list(), "splits": split_info})
-    if readme:
-        card = {"license": "apache-2.0", "configs": card_configs, "dataset_info": info}
-        text = "---\n" + yaml.safe_dump(card, sort_keys=False) + "---\n\n# tiny build\n"
-        (root / "README.md").write_text(text)
-    manifest = {
-        "classes": [
-            {"label": i, "wnid": wnid, "imagenet_index": index, "name": name}
-            for i, (wnid, index, name) in enumerate(classes)
-        ],
-        "configs": {config: {} for config in rows},
-        "seed": 0,
-    }
-    (root / "build_manifest.json").write_text(json.dumps(manifest, indent=1))
+                writer = ShardWriter(root, mf.shard_path(config, split, i, len(parts)), config, split, feats)
+                for n, item in enumerate(part, 1):
+                    writer.add(item)
+                    if rows_per_group and n % rows_per_group == 0:
+                        writer.flush()
+                written.append(writer.close())
+            files += written
+            counts[split] = mf.SplitCounts(
+                sum(f.num_rows for f in written), sum(f.num_bytes for f in written), sum(f.size for f in written)
+            )
+        configs[config] = mf.config_entry(config, counts)
+    manifest = mf.Manifest(
+        seed=0,
+        classes=table,
+        configs=configs,
+        files=tuple(sorted(files, key=lambda f: f.path)),
+        versions=build_versions(),
+        split_rule=SPLIT_RULE,
+        encoding={"jpeg_quality": 95, "png": "OpenCV, lossless", "original": "JPEG, quality 95"},
+        sources=mf.SourceCounts(annotated=len({r["source_id"] for s in rows.values() for v in s.values() for r in v})),
+        sources_per_shard=None,
+        num_shards=shards,
+    )
+    write_atomic(root / mf.MANIFEST_NAME, canonical_json(manifest.to_dict()))
+    if card:
+        write_card(root, manifest)
     return root
 
 
@@ -180,7 +176,7 @@ def make_synthetic_build(
     rows_per_group: int | None = 3,
     shards: int = 1,
     seed: int = 0,
-    readme: bool = True,
+    card: bool = True,
 ) -> Path:
     """Coloured-ellipse scenes, one class per colour; every other source image is in `test`."""
     rng = np.random.default_rng(seed)
@@ -195,4 +191,4 @@ def make_synthetic_build(
             for config in configs:
                 made = SYNTHETIC_SCENARIOS[config](image, mask, other)
                 rows[config][split].append(row(made, mask, label, wnid, source_id, config))
-    return write_build(root, classes, rows, rows_per_group=rows_per_group, shards=shards, readme=readme)
+    return write_build(root, classes, rows, rows_per_group=rows_per_group, shards=shards, card=card)

@@ -257,12 +257,12 @@ def extra_inputs(name: str, image: np.ndarray, mask: np.ndarray, *, seed: int = 
     """The `background=` / `background_mask=` a scenario needs: another image of another size."""
     from ximagenet12.scenarios import SCENARIOS
 
-    needs = SCENARIOS[name].needs
-    if needs is None:
+    extra = SCENARIOS[name].extra
+    if extra is None:
         return {}
     height, width = image.shape[:2]
     other_h, other_w = height + 3, max(width - 2, 4)
-    if needs == "image":
+    if "background_mask" in extra.arguments:
         other = make_image(seed + 100, other_h, other_w)
         return {"background": other, "background_mask": ellipse_mask(other_h, other_w)}
     return {"background": random_image(seed + 200, other_h, other_w)}

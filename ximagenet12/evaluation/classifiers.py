@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..provenance import sha256_file
 from .preprocessing import Preprocessing, from_model_config, normalize
-from .provenance import sha256_file
 
 SPEC_KINDS = ("onnx", "torch", "python", "predictions")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..provenance import atomic_target
 from .analysis import Analysis
-from .files import atomic_target
 
 
 def write_heatmap(analysis: Analysis, path: str | Path, title: str = "") -> Path:

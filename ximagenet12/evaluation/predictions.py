@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .files import atomic_target
+from ..provenance import atomic_target
 
 SCHEMA = pa.schema(
     [
@@ -63,7 +63,7 @@ def read_meta(table_or_schema: pa.Table | pa.Schema) -> dict:
     return json.loads(raw) if raw else {}
 
 
-def write_atomic(table: pa.Table, path: str | Path) -> Path:
+def write_table(path: str | Path, table: pa.Table) -> Path:
     """Write Parquet to a temporary file beside `path`, then rename it into place."""
     with atomic_target(path) as tmp:
         pq.write_table(table, tmp)

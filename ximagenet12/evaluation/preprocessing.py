@@ -99,7 +99,7 @@ def parse_alpha_background(value: str | None) -> tuple[int, int, int] | None:
     return parts
 
 
-def decode_rgb(data: bytes, alpha_background: tuple[int, int, int] | None) -> Image.Image:
+def decode_for_model(data: bytes, alpha_background: tuple[int, int, int] | None) -> Image.Image:
     """Decode JPEG/PNG bytes to an RGB image; alpha composited over the colour (or dropped if None)."""
     image = Image.open(io.BytesIO(data))
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
@@ -126,7 +126,7 @@ def resize_crop(image: Image.Image, pre: Preprocessing) -> np.ndarray:
 
 def load_image(data: bytes, pre: Preprocessing) -> np.ndarray:
     """Encoded bytes -> preprocessed crop (uint8, crop x crop x 3, RGB)."""
-    return resize_crop(decode_rgb(data, pre.alpha_background), pre)
+    return resize_crop(decode_for_model(data, pre.alpha_background), pre)
 
 
 def normalize(batch: np.ndarray, pre: Preprocessing) -> np.ndarray:

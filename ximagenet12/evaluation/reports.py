@@ -8,8 +8,8 @@ import json
 import math
 from pathlib import Path
 
+from ..provenance import write_atomic
 from .analysis import Analysis
-from .files import atomic_target
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -141,13 +141,6 @@ def report_markdown(analysis: Analysis, summary: dict, heatmap: str | None) -> s
     return "\n".join(lines)
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write text via a temporary file and rename."""
-    with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
-
-
 def _csv_text(header: list[str], rows: list[list]) -> str:
     """CSV as a string."""
     buffer = io.StringIO()
@@ -162,12 +155,12 @@ def write_csvs(analysis: Analysis, out: Path) -> dict[str, Path]:
     files = {}
     header = list(analysis.accuracy[0].to_dict()) if analysis.accuracy else []
     rows = [list(r.to_dict().values()) for r in analysis.accuracy]
-    files["accuracy_csv"] = write_text_atomic(out / "accuracy.csv", _csv_text(header, rows))
+    files["accuracy_csv"] = write_atomic(out / "accuracy.csv", _csv_text(header, rows))
     class_rows = [
         [i, name] + ["" if math.isnan(v) else round(float(v), 6) for v in analysis.class_accuracy[i]]
         for i, name in enumerate(analysis.class_names)
     ]
-    files["class_csv"] = write_text_atomic(
+    files["class_csv"] = write_atomic(
         out / "class_by_scenario.csv", _csv_text(["label", "class", *analysis.configs], class_rows)
     )
     score = analysis.robustness
@@ -185,7 +178,7 @@ def write_csvs(analysis: Analysis, out: Path) -> dict[str, Path]:
         rows.append(["variance" if score.method == "table3" else "sigma", "", score.external.term,
                      score.internal.term if score.internal else ""])
         rows.append(["score", score.score, "", ""])
-        files["robustness_csv"] = write_text_atomic(
+        files["robustness_csv"] = write_atomic(
             out / "robustness.csv",
             _csv_text(["scenario", "top1", "sq_dev_external", "sq_dev_internal"], rows),
         )
@@ -195,7 +188,7 @@ def write_csvs(analysis: Analysis, out: Path) -> dict[str, Path]:
 def write_summary(summary: dict, out: Path) -> Path:
     """summary.json (NaN written as null)."""
     text = json.dumps(_clean(summary), indent=2, sort_keys=False)
-    return write_text_atomic(out / "summary.json", text + "\n")
+    return write_atomic(out / "summary.json", text + "\n")
 
 
 def _clean(value):

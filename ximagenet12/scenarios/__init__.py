@@ -7,9 +7,18 @@ from typing import Any
 import numpy as np
 
 from ..masks import is_binary
-from .table import PAPER_SCENARIOS, SCENARIOS, SCENARIOS_LIST, Scenario
+from .table import PAPER_SCENARIOS, SCENARIOS, SCENARIOS_LIST, ExtraInput, Scenario
 
-__all__ = ["PAPER_SCENARIOS", "SCENARIOS", "SCENARIOS_LIST", "Scenario", "ScenarioError", "apply", "draw_params"]
+__all__ = [
+    "PAPER_SCENARIOS",
+    "SCENARIOS",
+    "SCENARIOS_LIST",
+    "ExtraInput",
+    "Scenario",
+    "ScenarioError",
+    "apply",
+    "draw_params",
+]
 
 
 class ScenarioError(ValueError):
@@ -101,12 +110,13 @@ def apply(
         raise ScenarioError(f"{name} is undefined for an all-object mask (no background pixels)")
 
     kwargs: dict[str, Any] = {}
-    if scenario.needs is not None:
+    extra = scenario.extra
+    if extra is not None:
         if background is None:
-            raise ScenarioError(f"{name} needs `background=` ({scenario.needs})")
+            raise ScenarioError(f"{name} needs `background=` (a {extra.origin} image)")
         _check_image(background, "background")
         kwargs["background"] = background
-    if scenario.needs == "image":
+    if extra is not None and "background_mask" in extra.arguments:
         if background_mask is None:
             raise ScenarioError(f"{name} needs `background_mask=` for the other image")
         background_mask = _check_mask(background_mask, background.shape, "background_mask")

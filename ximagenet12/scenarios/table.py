@@ -13,9 +13,22 @@ import numpy as np
 
 from . import functional as F
 
-Needs = Literal["photo", "image", "generated"]
 Run = Callable[..., "tuple[np.ndarray, np.ndarray]"]
 Draw = Callable[[np.random.Generator], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ExtraInput:
+    """An input a scenario takes besides the image and its mask, and where a build finds it.
+
+    `origin`: `photo` (a background photo of a class outside the build's), `generated` (an image made
+    elsewhere from this source) or `partner` (another source of the build, chosen by `pairing`).
+    `arguments` are the keyword arguments of `apply` it fills.
+    """
+
+    origin: Literal["photo", "generated", "partner"]
+    arguments: tuple[str, ...] = ("background",)
+    pairing: Literal["same", "rand", "next"] | None = None
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,7 @@ class Scenario:
     ranges: dict[str, Any] = field(default_factory=dict)
     mode: Literal["RGB", "RGBA"] = "RGB"
     encoding: Literal["source", "jpeg", "png"] = "jpeg"
-    needs: Needs | None = None
+    extra: ExtraInput | None = None
     needs_object: bool = True
     needs_background: bool = False
     paper_column: str | None = None
@@ -82,8 +95,6 @@ def _mixed(
     *,
     background: np.ndarray,
     background_mask: np.ndarray,
-    pairing: str,
-    fill: str = "tile",
 ) -> tuple[np.ndarray, np.ndarray]:
     return F.paste_object(image, mask, F.tile_background(background, background_mask)), mask
 
@@ -115,7 +126,7 @@ def _color(channel: str, colour: str) -> Scenario:
     )
 
 
-def _mixed_scenario(pairing: str, who: str) -> Scenario:
+def _mixed_scenario(pairing: Literal["same", "rand", "next"], who: str) -> Scenario:
     return Scenario(
         name=f"mixed_{pairing}",
         title=f"Mixed background, {who}",
@@ -124,8 +135,7 @@ def _mixed_scenario(pairing: str, who: str) -> Scenario:
             "resized (bilinear) to this image's size."
         ),
         run=_mixed,
-        recipe={"fill": "tile", "pairing": pairing},
-        needs="image",
+        extra=ExtraInput("partner", ("background", "background_mask"), pairing),
         needs_background=False,
         family="in9",
     )
@@ -225,7 +235,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
             "the mask is resized with it."
         ),
         run=_rand_bg,
-        needs="photo",
+        extra=ExtraInput("photo"),
         paper_column="Rand_bg",
     ),
     Scenario(
@@ -236,7 +246,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
             "transparent object, ingested as it is; the mask is resized (nearest) to its size."
         ),
         run=_ai_bg,
-        needs="generated",
+        extra=ExtraInput("generated"),
         needs_object=False,
     ),
     Scenario(

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import manifest as mf
-from .hub_errors import EXIT_FAULTS, EXIT_USAGE, PublishError
+from ximagenet12 import manifest as mf
+
+from ..hub.errors import EXIT_FAULTS, EXIT_USAGE, PublishError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def cmd_card(args: argparse.Namespace) -> int:
     """`ximagenet12 card`."""
-    from .card import write_card
+    from ..card import write_card
 
     try:
         manifest = mf.read_manifest(args.dir)
@@ -63,7 +64,7 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """`ximagenet12 check`."""
-    from .check import check_build
+    from ..check import check_build
 
     faults = check_build(args.dir, stream=not args.no_stream)
     for fault in faults:
@@ -77,7 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """`ximagenet12 publish`."""
-    from .publish import publish
+    from ..hub.publish import publish
 
     if args.repo_id.count("/") != 1 or not all(args.repo_id.split("/")):
         print(f"error: --repo-id must be NAMESPACE/NAME, not {args.repo_id!r}", file=sys.stderr)
@@ -98,7 +99,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not args.dry_run and result.pr_url is None:
-        from .card import default_config
+        from ..card import default_config
 
         config = default_config(mf.read_manifest(args.dir))
         print(f"load it with: load_dataset({args.repo_id!r}, {config!r}, split='test')")

@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-EXIT_FAULTS = 1
-EXIT_USAGE = 2
-EXIT_AUTH = 3
-EXIT_NOT_FOUND = 4
-EXIT_NETWORK = 5
-EXIT_UPLOAD = 6
+from ximagenet12.errors import (
+    EXIT_AUTH,
+    EXIT_FAULTS,
+    EXIT_NETWORK,
+    EXIT_NOT_FOUND,
+    EXIT_UPLOAD,
+    EXIT_USAGE,
+    XImageNet12Error,
+)
+
+__all__ = ["EXIT_AUTH", "EXIT_FAULTS", "EXIT_NETWORK", "EXIT_NOT_FOUND", "EXIT_UPLOAD", "EXIT_USAGE", "PublishError"]
 
 
-class PublishError(Exception):
+class PublishError(XImageNet12Error):
     """A publish that cannot go on: a one-line message and the exit code to leave with."""
 
     def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
+        super().__init__(message, exit_code)
 
 
 def status_of(exc: BaseException) -> int | None:

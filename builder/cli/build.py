@@ -1,4 +1,4 @@
-"""The maintainers' subcommands of `ximagenet12`: build (card, check and publish join later)."""
+"""`ximagenet12 build`: sources to a Hub-ready folder of Parquet shards, manifest and card."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ximagenet12.scenarios import SCENARIOS
 
-from .pipeline import BuildLocked, BuildOptions, BuildReport, run_build
-from .plan import DEFAULT_SEED, SOURCES_PER_SHARD
+from ..pipeline import BuildLocked, BuildOptions, BuildReport, run_build
+from ..plan import DEFAULT_SEED, SOURCES_PER_SHARD
 
 SAMPLE_OUT = Path("ximagenet12-sample")
 

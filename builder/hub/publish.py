@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import manifest as mf
-from .card import built_configs, render_card, write_card
-from .check import README, check_build
-from .hub_errors import EXIT_AUTH, EXIT_FAULTS, EXIT_UPLOAD, EXIT_USAGE, PublishError, hub_errors, status_of
-from .remote_plan import Plan, delete_patterns, make_plan
-from .sample_grid import pick_source
+from ximagenet12 import manifest as mf
+from ximagenet12.manifest import Manifest
+
+from ..card import render_card, write_card
+from ..check import README, check_build
+from ..sample_grid import pick_source
+from .errors import EXIT_AUTH, EXIT_FAULTS, EXIT_UPLOAD, EXIT_USAGE, PublishError, hub_errors, status_of
+from .plan import PublishPlan, delete_patterns, plan_publish
 
 REPO_TYPE = "dataset"
 IGNORE = [f"{mf.STATE_DIR}/*", "*.partial"]
@@ -23,7 +25,7 @@ Log = Callable[[str], None]
 class PublishResult:
     """What a publish did."""
 
-    plan: Plan
+    plan: PublishPlan
     commit: str | None = None
     commit_url: str | None = None
     pr_url: str | None = None
@@ -48,14 +50,14 @@ def _existing_tag(api, repo_id: str, tag: str) -> str | None:
     return next((t.target_commit for t in refs.tags if t.name == tag), None)
 
 
-def _commit_text(manifest: dict, plan: Plan) -> tuple[str, str]:
-    rows = sum(f["num_rows"] for f in manifest["files"])
-    configs = sorted({f["config"] for f in manifest["files"]})
+def _commit_text(manifest: Manifest, plan: PublishPlan) -> tuple[str, str]:
+    rows = sum(f.num_rows for f in manifest.files)
+    configs = sorted({f.config for f in manifest.files})
     title = f"Publish XImageNet-12 build: {len(configs)} configs, {rows} rows"
     body = "\n".join(
         [
             plan.summary(),
-            f"seed {manifest['seed']}; " + ", ".join(f"{k} {v}" for k, v in sorted(manifest["versions"].items())),
+            f"seed {manifest.seed}; " + ", ".join(f"{k} {v}" for k, v in sorted(manifest.versions.items())),
             "configs: " + ", ".join(configs),
         ]
     )
@@ -96,7 +98,7 @@ def publish(
             raise PublishError(
                 f"{out} fails `ximagenet12 check` ({len(faults)} faults); refusing to publish", EXIT_FAULTS
             )
-        plan = make_plan(out, manifest, repo_id, remote, head, overrides={README: card})
+        plan = plan_publish(out, manifest, repo_id, remote, head, overrides={README: card})
         log(plan.describe() if dry_run else plan.summary())
         if tag and remote is not None:
             tagged = _existing_tag(api, repo_id, tag)
@@ -108,7 +110,7 @@ def publish(
             api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
             log(f"created {'private ' if private else ''}dataset repo {repo_id}")
             remote, head = _remote_tree(api, repo_id)
-            plan = make_plan(out, manifest, repo_id, remote, head)
+            plan = plan_publish(out, manifest, repo_id, remote, head)
         elif private:
             log(f"note: {repo_id} exists; --private only applies when the repo is created")
         result = _commit(api, out, manifest, plan, create_pr, log)
@@ -118,14 +120,14 @@ def publish(
     return result
 
 
-def _card_for(out: Path, manifest: dict, repo_id: str, *, write: bool) -> bytes:
+def _card_for(out: Path, manifest: Manifest, repo_id: str, *, write: bool) -> bytes:
     """The card naming `repo_id` in its examples, written into the folder (with its grid) when `write`."""
     if write:
         return write_card(out, manifest, repo_id).encode()
-    return render_card(manifest, repo_id, pick_source(out, manifest, built_configs(manifest))).encode()
+    return render_card(manifest, repo_id, pick_source(out, manifest, manifest.built_configs())).encode()
 
 
-def _commit(api, out: Path, manifest: dict, plan: Plan, create_pr: bool, log: Log) -> PublishResult:
+def _commit(api, out: Path, manifest: Manifest, plan: PublishPlan, create_pr: bool, log: Log) -> PublishResult:
     """Upload the plan's changes in one commit (or pull request); no commit at all when the plan is empty."""
     result = PublishResult(plan, commit=plan.head)
     if plan.empty:
@@ -149,7 +151,9 @@ def _tag(api, repo_id: str, tag: str, commit: str, log: Log) -> None:
         log(f"tag {tag} already marks this build")
 
 
-def _upload(api, out: Path, repo_id: str, plan: Plan, manifest: dict, title: str, body: str, create_pr: bool):
+def _upload(
+    api, out: Path, repo_id: str, plan: PublishPlan, manifest: Manifest, title: str, body: str, create_pr: bool
+):
     """upload_folder limited to the planned files; an interrupted upload is resumed by running publish again."""
     try:
         return api.upload_folder(

@@ -6,9 +6,11 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from ximagenet12 import manifest as mf
+from ximagenet12.manifest import Manifest
 from ximagenet12.scenarios import SCENARIOS
 
-from .check import published_files
+from ..release import published_files
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,7 @@ class Change:
 
 
 @dataclass
-class Plan:
+class PublishPlan:
     """What publishing a build folder would do to a repo, against the remote head it was computed from."""
 
     repo_id: str
@@ -68,7 +70,7 @@ def git_blob_oid(data: bytes) -> str:
 def ours(path: str) -> bool:
     """Whether a remote path is a shard of one of our configs (`data/<scenario>/...`), so ours to delete."""
     parts = PurePosixPath(path).parts
-    return len(parts) >= 3 and parts[0] == "data" and parts[1] in SCENARIOS
+    return len(parts) >= 3 and parts[0] == mf.DATA_DIR and parts[1] in SCENARIOS
 
 
 def _same(remote, local: Path, sha256: str | None, content: bytes | None) -> bool:
@@ -82,19 +84,19 @@ def _same(remote, local: Path, sha256: str | None, content: bytes | None) -> boo
     return remote.blob_id == git_blob_oid(data)
 
 
-def make_plan(
+def plan_publish(
     out: Path,
-    manifest: dict,
+    manifest: Manifest,
     repo_id: str,
     remote: dict | None,
     head: str | None = None,
     overrides: dict[str, bytes] | None = None,
-) -> Plan:
+) -> PublishPlan:
     """Compare the folder's release files with the remote tree (`path -> RepoFile`, None if no repo)."""
     out = Path(out)
     overrides = overrides or {}
-    hashes = {f["path"]: f["sha256"] for f in manifest["files"]}
-    plan = Plan(repo_id, remote is not None, head)
+    hashes = {f.path: f.sha256 for f in manifest.files}
+    plan = PublishPlan(repo_id, remote is not None, head)
     local = sorted(set(published_files(out, manifest)) | set(overrides))
     for path in local:
         content = overrides.get(path)
@@ -113,9 +115,9 @@ def make_plan(
     return plan
 
 
-def delete_patterns(plan: Plan, manifest: dict) -> list[str]:
+def delete_patterns(plan: PublishPlan, manifest: Manifest) -> list[str]:
     """`data/<config>/*` for our configs the build no longer has, and the exact paths of other stale shards."""
-    built = {f["config"] for f in manifest["files"]}
+    built = {f.config for f in manifest.files}
     gone = sorted({PurePosixPath(p).parts[1] for p in plan.paths("delete")} - built)
     stale = [p for p in plan.paths("delete") if PurePosixPath(p).parts[1] in built]
     return [f"data/{config}/*" for config in gone] + stale

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from .mapping import MAPPINGS
-from .preprocessing import INTERPOLATIONS
-from .robustness import METHODS, PAPER_SCENARIOS
+from ximagenet12.evaluation.mapping import MAPPINGS
+from ximagenet12.evaluation.preprocessing import INTERPOLATIONS
+from ximagenet12.evaluation.robustness import METHODS, PAPER_SCENARIOS
 
 
 def _floats(text: str) -> tuple[float, float, float]:
@@ -93,7 +93,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
 def _preprocessing_overrides(args: argparse.Namespace) -> dict:
     """Preprocessing fields given on the command line."""
-    from .preprocessing import parse_alpha_background
+    from ximagenet12.evaluation.preprocessing import parse_alpha_background
 
     fields = {k: getattr(args, k) for k in ("resize", "crop", "interpolation", "mean", "std")}
     out = {k: v for k, v in fields.items() if v is not None}
@@ -104,7 +104,7 @@ def _preprocessing_overrides(args: argparse.Namespace) -> dict:
 
 def _print_result(result, as_json: bool = False) -> None:
     """Accuracy table, score and BG-gap on stdout."""
-    from .reports import accuracy_markdown, robustness_markdown
+    from ximagenet12.evaluation.reports import accuracy_markdown, robustness_markdown
 
     if as_json:
         print(json.dumps(result.summary["results"], indent=2, default=str))
@@ -120,7 +120,7 @@ def _print_result(result, as_json: bool = False) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run `ximagenet12 evaluate`."""
-    from .runner import evaluate
+    from ximagenet12.evaluation.runner import evaluate
 
     try:
         result = evaluate(
@@ -154,7 +154,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_score(args: argparse.Namespace) -> int:
     """Run `ximagenet12 score`."""
-    from .runner import score_predictions
+    from ximagenet12.evaluation.runner import score_predictions
 
     try:
         result = score_predictions(

@@ -1,0 +1,65 @@
+"""The `ximagenet12` command: the top layer, one module per group of subcommands, importing downward only.
+
+Each module has `add_parsers(subparsers)`; each subcommand's function returns an exit code or raises an
+`XImageNet12Error` (or one of the file errors below), which `main` prints as one line:
+`ximagenet12 <command>: error: <message>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ximagenet12.errors import EXIT_INTERRUPTED, EXIT_USAGE, XImageNet12Error
+
+COMMAND_MODULES = (
+    "ximagenet12_builder.cli.build",
+    "ximagenet12_builder.cli.release",
+    "ximagenet12_builder.cli.preview",
+    "ximagenet12_builder.cli.evaluate",
+)
+# Errors that name a file and say what is wrong with it: printed as one line, exit code 2.
+FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    from ximagenet12 import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ximagenet12", description="Build, check, publish, load and score XImageNet-12."
+    )
+    parser.add_argument("--version", action="version", version=f"ximagenet12 {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parsers(sub)
+    return parser
+
+
+def _say(command: str, message: str) -> None:
+    first = str(message).strip().splitlines()[0] if str(message).strip() else type(message).__name__
+    print(f"ximagenet12 {command}: error: {first}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `ximagenet12` command."""
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except XImageNet12Error as exc:
+        _say(args.command, str(exc))
+        return exc.exit_code
+    except FILE_ERRORS as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _say(args.command, f"{where}{exc.strerror or exc}")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # The reader went away (`ximagenet12 build | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        _say(args.command, "interrupted")
+        return EXIT_INTERRUPTED
