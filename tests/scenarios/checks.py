@@ -12,7 +12,7 @@ import numpy as np
 BLUR_KSIZE, BLUR_SIGMA = 15, 3.0
 BRIGHT_KSIZE, BRIGHT_SIGMA = 9, 4.0
 BRIGHT_ALPHA, BRIGHT_BETA, BRIGHT_GAMMA = 1.5, 0.9, 1.9
-HUE_BANDS = {"color_r": [(0, 29), (150, 179)], "color_g": [(30, 89)], "color_b": [(90, 149)]}
+HUE_BANDS = {"color_r": [(0, 29), (150, 180)], "color_g": [(30, 89)], "color_b": [(90, 149)]}
 RAINBOW_SHIFT = (0, 90)
 
 

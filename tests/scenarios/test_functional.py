@@ -97,7 +97,7 @@ def test_blur_object_with_empty_mask_is_a_copy() -> None:
 # --- hue ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hue", [0, 15, 29, 30, 60, 89, 90, 120, 149, 150, 179])
+@pytest.mark.parametrize("hue", [0, 15, 29, 30, 60, 89, 90, 120, 149, 150, 179, 180])
 def test_set_background_hue_matches_the_bgr_recipe(hue: int) -> None:
     """Same bytes as the authors' BGR -> HSV, hue := k, HSV -> BGR, on the background only."""
     image, mask = make_image(4, 33, 47), ellipse_mask(33, 47)

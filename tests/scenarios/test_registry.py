@@ -91,9 +91,10 @@ def test_recipes_are_the_authors_parameters() -> None:
 
 
 def test_hue_bands_partition_the_hue_circle() -> None:
-    """R, G and B bands are disjoint and together cover 0..179."""
+    """R, G and B bands are disjoint and together cover 0..179; red also has 180, which OpenCV reads as 0."""
     hues = [h for bands in HUE_BANDS.values() for lo, hi in bands for h in range(lo, hi + 1)]
-    assert sorted(hues) == list(range(180))
+    assert sorted(hues) == [*range(180), 180]
+    assert [hi for _, hi in HUE_BANDS["color_r"]] == [29, 180]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -273,7 +274,7 @@ def test_color_background_hue_in_band_and_s_v_kept(name: str, seed: int) -> None
     src, res = hsv(image), hsv(out)
     vivid = (mask == 0) & (src[..., 1] >= 128) & (src[..., 2] >= 128)
     assert vivid.sum() > 100
-    assert np.all(res[..., 0][vivid] == hue)
+    assert np.all(res[..., 0][vivid] == hue % 180)
     assert np.all(res[..., 2][vivid] == src[..., 2][vivid])
     assert np.abs(res[..., 1][vivid] - src[..., 1][vivid]).max() <= 2
     check_object_untouched(out, image, mask)
@@ -289,11 +290,11 @@ def test_drawn_hue_is_in_band_for_any_seed(name: str, seed: int) -> None:
 
 
 def test_red_draws_cover_both_sub_bands_evenly() -> None:
-    """Red's two sub-bands (0..29, 150..179) are equally likely: each gets 40-60% of 1000 seeds."""
+    """Red draws uniformly from its 61 values (0..29, 150..180): the low band gets 30/61 of 1000 seeds (+-10%)."""
     hues = [draw_params("color_r", seed)["hue"] for seed in range(1000)]
     low = sum(h <= 29 for h in hues)
-    assert 400 <= low <= 600
-    assert set(hues) == set(range(30)) | set(range(150, 180))
+    assert 392 <= low <= 592
+    assert set(hues) == set(range(30)) | set(range(150, 181))
 
 
 @pytest.mark.parametrize("name", list(HUE_BANDS))
@@ -541,7 +542,7 @@ def test_seed_none_records_draws_that_reproduce() -> None:
     [
         ("color_r", {"seed": 0}, r"color_r: params lack the drawn value\(s\) \['hue'\]"),
         ("color_rainbow", {"hue": 3}, r"lack the drawn value\(s\) \['shift'\]"),
-        ("color_r", {"hue": 40}, r"params\['hue'\] = 40 is outside 0..29 or 150..179"),
+        ("color_r", {"hue": 40}, r"params\['hue'\] = 40 is outside 0..29 or 150..180"),
         ("color_g", {"hue": 5.0}, r"params\['hue'\] must be an integer"),
         ("color_b", {"hue": True}, r"params\['hue'\] must be an integer"),
         ("color_rainbow", {"shift": 91}, r"params\['shift'\] = 91 is outside 0..90"),

@@ -102,7 +102,7 @@ def _mixed(
 BLUR = {"ksize": 15, "sigma": 3.0}
 BRIGHT = {"ksize": 9, "sigma": 4.0, "alpha": 1.5, "beta": 0.9, "gamma": 1.9}
 HUE_BANDS = {
-    "color_r": [(0, 29), (150, 179)],
+    "color_r": [(0, 29), (150, 180)],  # the authors' band; 8-bit OpenCV reads hue 180 as 0, pure red
     "color_g": [(30, 89)],
     "color_b": [(90, 149)],
 }
@@ -116,6 +116,7 @@ def _color(channel: str, colour: str) -> Scenario:
         description=(
             f"Background hue set to one random {colour.lower()} hue per image (OpenCV hue in "
             + " or ".join(f"{lo}..{hi}" for lo, hi in bands)
+            + (", where 180 is the same red as 0" if any(hi == 180 for _, hi in bands) else "")
             + "), saturation and value kept; object kept. Not a channel isolation."
         ),
         run=_keep_mask(F.set_background_hue),
