@@ -49,9 +49,9 @@ def _class_names(path: Path | None) -> dict[str, str]:
 def cmd_agreement(args: argparse.Namespace) -> int:
     """`ximagenet12 agreement`."""
     from ximagenet12.errors import MissingExtra
-    from ximagenet12.masks.agreement import agreement
     from ximagenet12.masks.agreement_report import check_out, pairs_markdown, write_report
     from ximagenet12.masks.mask_sets import open_mask_set, photo_index
+    from ximagenet12.masks.set_agreement import agreement
 
     if len(args.sets) < 2:
         raise XImageNet12Error(f"needs at least two mask sets, got {len(args.sets)}")

@@ -1,7 +1,6 @@
 """Object masks: readers for every annotation format a build accepts, mask checks, agreement between mask sets
 and mask variants."""
 
-from .agreement import Agreement, agreement
 from .mask_sets import MaskSet, open_mask_set
 from .metrics import PairMetrics, compare_masks
 from .readers import (
@@ -19,6 +18,7 @@ from .readers import (
     mask_from_png,
     polygon_mask,
 )
+from .set_agreement import Agreement, agreement
 from .variants import MaskVariant, VariantError, parse_variant
 
 __all__ = [

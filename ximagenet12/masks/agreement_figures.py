@@ -12,8 +12,8 @@ from ..errors import MissingExtra
 from ..imageio import ImageDecodeError, encode_png, read_rgb
 from ..pictures import LABEL_HEIGHT, make_grid
 from ..provenance import atomic_target, write_atomic
-from .agreement import Agreement
 from .readers import MaskError
+from .set_agreement import Agreement
 
 # One colour per set (RGB), in argument order: distinct on photos and for colour-blind readers
 # (Okabe-Ito: orange, sky blue, bluish green, yellow, blue, vermillion, reddish purple).

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import XImageNet12Error
 from ..provenance import atomic_target, canonical_json, library_versions, write_atomic
-from .agreement import ALL_CLASSES, METRICS, Agreement, Summary
+from .set_agreement import ALL_CLASSES, METRICS, Agreement, Summary
 
 TOOL = "ximagenet12 agreement"
 OUTPUTS = ("agreement.parquet", "agreement.csv", "agreement.md", "agreement.json", "agreement.png",
@@ -74,6 +74,9 @@ def pairs_markdown(result: Agreement) -> str:
     """Per pair of sets, all classes: IoU and boundary F with intervals, the rest by median."""
     rows = []
     for a, b in result.pairs:
+        if not any((r["set_a"], r["set_b"]) == (a, b) for r in result.rows):
+            rows.append([f"{a} vs {b}", "0", *["–"] * 7])
+            continue
         s = {m: result.summary(a, b, m) for m in METRICS}
         rows.append([
             f"{a} vs {b}", str(s["iou"].n), _with_interval(s["iou"], "mean"), _with_interval(s["iou"], "median"),
