@@ -168,35 +168,36 @@ def _boundary_distances(edges: np.ndarray, radius: int) -> tuple[np.ndarray, np.
     """
     points = _points(edges)
     bits = edges[points[:, 1], points[:, 0]]
-    pa, pb = points[(bits & 1) != 0], points[(bits & 2) != 0]
-    if not len(pa) or not len(pb):
-        return np.empty(0), np.empty(0), len(pa), len(pb)
+    from_a, from_b = np.flatnonzero(bits & 1), np.flatnonzero(bits & 2)
+    if not from_a.size or not from_b.size:
+        return np.empty(0), np.empty(0), from_a.size, from_b.size
     dy, dx, ring, first_round = _disk_offsets(radius)
     stride = edges.shape[1] + 2 * radius
     flat = cv2.copyMakeBorder(edges, radius, radius, radius, radius, cv2.BORDER_CONSTANT, value=0).ravel()
-    queries = np.concatenate((pa, pb))
-    look_for = np.concatenate((np.full(len(pa), 2, np.uint8), np.ones(len(pb), np.uint8)))
-    base = queries[:, 1] * stride + queries[:, 0] + (radius * stride + radius)
-    offsets = dy * stride + dx
-    weights = np.arange(len(ring), 0, -1, dtype=np.int32)  # the first hit is the nearest: keep the largest
-    d2 = np.full(len(queries), -1, np.int64)
-    rest = np.arange(len(queries))
+    queries = np.concatenate((from_a, from_b))
+    look_for = np.concatenate((np.full(from_a.size, 2, np.uint8), np.ones(from_b.size, np.uint8)))
+    base = points[queries, 1] * stride + points[queries, 0] + (radius * stride + radius)
+    offsets = (dy * stride + dx)[:, None]
+    weights = np.arange(len(ring), 0, -1, dtype=np.int32)[:, None]  # the first hit is the nearest: keep the largest
+    d2 = np.full(queries.size, -1, np.int64)
+    rest = np.arange(queries.size)
     for low, high in ((0, first_round), (first_round, len(ring))):
         if rest.size == 0 or high == low:
             continue
-        hits = (flat[base[rest, None] + offsets[low:high]] & look_for[rest, None]) != 0
-        best = (hits * weights[low:high]).max(axis=1)
+        # Offsets down, points across: NumPy reduces over the first axis fastest.
+        hits = (flat[offsets[low:high] + base[rest]] & look_for[rest]) != 0
+        best = (hits * weights[low:high]).max(axis=0)
         found = best != 0
         d2[rest[found]] = ring[len(ring) - best[found]]
         rest = rest[~found]
     if rest.size:
-        split = int(np.searchsorted(rest, len(pa)))
+        split = int(np.searchsorted(rest, from_a.size))
         if split:
-            d2[rest[:split]] = _nearest_d2(queries[rest[:split]], pb)
+            d2[rest[:split]] = _nearest_d2(points[queries[rest[:split]]], points[from_b])
         if split < rest.size:
-            d2[rest[split:]] = _nearest_d2(queries[rest[split:]], pa)
+            d2[rest[split:]] = _nearest_d2(points[queries[rest[split:]]], points[from_a])
     distances = np.sqrt(d2)
-    return distances[: len(pa)], distances[len(pa) :], len(pa), len(pb)
+    return distances[: from_a.size], distances[from_a.size :], from_a.size, from_b.size
 
 
 def percentile(values: np.ndarray, q: float) -> float:
