@@ -142,10 +142,11 @@ def _legend(result: Agreement, width: int) -> np.ndarray:
     x = 6
     for i, s in enumerate(result.sets):
         colour = PALETTE[i % len(PALETTE)]
-        cv2.line(strip, (x, 15), (x + 24, 15), colour, 3 if i == 0 else 2, cv2.LINE_AA)
-        text = f"{s.name}" + (" (thick outline)" if i == 0 else "")
-        cv2.putText(strip, text, (x + 30, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
-        x += 40 + cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] + 12
+        cv2.line(strip, (x, 15), (x + 24, 15), colour, 2, cv2.LINE_AA)
+        cv2.putText(strip, s.name, (x + 30, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
+        x += 40 + cv2.getTextSize(s.name, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)[0][0] + 12
+    note = "first set of the pair: thick outline; tint: object for one set only"
+    cv2.putText(strip, note, (x + 10, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1, cv2.LINE_AA)
     return strip
 
 
