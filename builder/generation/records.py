@@ -64,8 +64,7 @@ def image_name(source_id: str, k: int) -> str:
 
 
 def _kind(expected: type | tuple[type, ...]) -> str:
-    names = expected if isinstance(expected, tuple) else (expected,)
-    return " or ".join("number" if n is float else n.__name__ for n in names)
+    return "a number" if expected == Number else expected.__name__
 
 
 def _typed(value: Any, expected: type | tuple[type, ...]) -> bool:

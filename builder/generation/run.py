@@ -163,10 +163,16 @@ class _Folder:
         self.on_disk[record["file"]] = record["sha256"]
 
     def compact(self) -> None:
-        """One record per image on disk (the latest whose sha256 the file has), sorted by file name."""
+        """One record per image still on disk, sorted by file name: the latest whose sha256 the file has, else the
+        latest (an image changed by hand keeps its record, which then tells the build it was changed)."""
         if not self.path.exists():
             return
-        keep = {r["file"]: r for r in self.history if self.on_disk.get(r["file"]) == r["sha256"]}
+        keep: dict[str, dict] = {}
+        for record in self.history:
+            name = record["file"]
+            if name in self.on_disk and (record["sha256"] == self.on_disk[name] or
+                                         keep.get(name, {}).get("sha256") != self.on_disk[name]):
+                keep[name] = record
         write_records(self.path, [keep[name] for name in sorted(keep)])
 
 

@@ -17,13 +17,22 @@ MODEL_REPO = "ns/tiny-sdxl-inpaint"
 
 
 @pytest.fixture(scope="session")
-def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def one_torch_thread() -> None:
+    """torch on one thread: this machine's cores are shared, and torch's thread pool spin-waits under load
+    (a tiny matmul measured 8x slower on 2 threads than on 1 here)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_sdxl(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None) -> Path:
     """A tiny random SDXL inpainting pipeline folder (read-only)."""
     return make_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sdxl", "sdxl")
 
 
 @pytest.fixture(scope="session")
-def tiny_sd(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_sd(tmp_path_factory: pytest.TempPathFactory, one_torch_thread: None) -> Path:
     """A tiny random SD-1.5-style inpainting pipeline folder (read-only)."""
     return make_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd", "sd")
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 SAMPLE_SIZE = 32  # latent side: native resolution 64 px with the VAE's factor 2
-TOKENS = 77
+TOKENS = 128  # one token a character: room for the default prompt without truncation
 
 
 def _tokenizer(folder: Path):
