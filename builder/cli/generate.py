@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..generation import GenerationOptions, generate_backgrounds
+from ..generation import GenerationOptions, check_options, generate_backgrounds
 from ..generation.model import DEFAULT_MODEL, DEVICES, PRECISIONS
 from ..generation.prompts import DEFAULT_NEGATIVE_PROMPT, DEFAULT_PROMPT
 from ..plan import DEFAULT_SEED
@@ -62,8 +62,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """`ximagenet12 generate-backgrounds`."""
     from ..generation.model import import_torch_and_diffusers
 
-    import_torch_and_diffusers()
-    _quiet_libraries()
     opts = GenerationOptions(
         sources=args.sources,
         out=args.out,
@@ -81,6 +79,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         classes=args.classes,
         progress=not args.no_progress,
     )
+    check_options(opts)
+    import_torch_and_diffusers()
+    _quiet_libraries()
     report = generate_backgrounds(opts)
     for note in report.notes:
         print(f"note: {note}")

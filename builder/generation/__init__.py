@@ -5,12 +5,13 @@ the `generate` extra, imported only when a model is loaded) is what `ximagenet12
 """
 
 from .records import RECORDS_NAME, image_name, read_generation_records
-from .run import GenerationOptions, GenerationReport, generate_backgrounds
+from .run import GenerationOptions, GenerationReport, check_options, generate_backgrounds
 
 __all__ = [
     "RECORDS_NAME",
     "GenerationOptions",
     "GenerationReport",
+    "check_options",
     "generate_backgrounds",
     "image_name",
     "read_generation_records",

@@ -137,16 +137,26 @@ def _fetch(model: str, revision: str | None) -> tuple[Path, dict[str, str]]:
     try:
         path = Path(diffusers.DiffusionPipeline.download(model, revision=revision))
     except Exception as exc:
-        error = _hub_error(exc, model, revision)
-        if error is None:
-            raise XImageNet12Error(f"--model {model}: {_first_line(exc)}") from None
-        raise error from None
+        for cause in _chain(exc):  # diffusers wraps the Hub's error in an OSError about the local cache
+            error = _hub_error(cause, model, revision)
+            if error is not None:
+                raise error from None
+        raise XImageNet12Error(f"--model {model}: {_first_line(exc)}") from None
     commit = path.name
     if not COMMIT.fullmatch(commit):
         from huggingface_hub import model_info
 
         commit = model_info(model, revision=revision).sha
     return path, {"id": model, "revision": commit, "origin": "hub"}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from or while handling, outermost first."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
 
 
 def _first_line(exc: BaseException) -> str:

@@ -70,7 +70,8 @@ class GenerationReport:
     seconds: float = 0.0
 
 
-def _check(opts: GenerationOptions) -> None:
+def check_options(opts: GenerationOptions) -> None:
+    """Refuse, in one line, options and folders a run cannot use; nothing heavy is imported."""
     for name, value in (("--steps", opts.steps), ("--per-source", opts.per_source), ("--batch-size", opts.batch_size)):
         if value < 1:
             raise XImageNet12Error(f"{name} must be at least 1, got {value}")
@@ -248,7 +249,7 @@ def _source_rejects(rejected: list[Rejected], elsewhere: tuple[Path, ...]) -> li
 def generate_backgrounds(opts: GenerationOptions, log: Log = print) -> GenerationReport:
     """Make every missing image; skip those already made with the same settings; never touch a file not ours."""
     started = time.perf_counter()
-    _check(opts)
+    check_options(opts)
     out = Path(opts.out)
     report = GenerationReport(out)
     classes = load_classes(opts.classes) if opts.classes else None
