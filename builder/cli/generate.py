@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..generation import GenerationOptions, check_options, generate_backgrounds
@@ -48,7 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _quiet_libraries() -> None:
-    """diffusers' and transformers' loading bars and advice off; download bars stay."""
+    """diffusers' and transformers' loading bars, advice and internal deprecations off; download bars stay."""
+    import warnings
+
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
 
@@ -56,6 +59,9 @@ def _quiet_libraries() -> None:
     diffusers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+    for library in ("diffusers", "transformers"):
+        warnings.filterwarnings("ignore", category=FutureWarning, module=library)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=library)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -93,6 +99,6 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for r in report.rejected:
         print(f"  skipped {r.file}: {r.reason}")
     if not report.made and not report.already:
-        print("error: no image was made", flush=True)
+        print("error: no image was made", file=sys.stderr)
         return 1
     return 0

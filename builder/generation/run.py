@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from ximagenet12 import imageio
@@ -231,6 +232,14 @@ def _run_batch(batch: list[Job], todo: set[str], opts: GenerationOptions, model:
         if unsafe:
             report.rejected.append(Rejected(
                 job.source.image, f"{job.file}: the model's safety checker blanked the image; not written", "generate"
+            ))
+            continue
+        if not np.isfinite(output).all():
+            advice = "; try --precision fp32 or bf16" if model.precision == "fp16" else ""
+            report.rejected.append(Rejected(
+                job.source.image,
+                f"{job.file}: the model returned NaN or infinite pixels in {model.precision}; not written{advice}",
+                "generate",
             ))
             continue
         image = compose.finish(compose.to_uint8(output), src.rgb, src.mask)

@@ -212,3 +212,37 @@ def test_an_sd15_style_inpainting_pipeline_works_the_same_way(sources: Path, tin
         assert record["model"]["pipeline"] == "StableDiffusionInpaintPipeline"
         assert record["scheduler"]["class"] == "DDIMScheduler" and record["strength"] == 1.0
         assert record["prompt"] == f"a {record['class_name']} ({record['wnid']}) in a field"
+
+
+def test_images_the_safety_checker_blanks_are_reported_and_not_written(
+    sources: Path, tmp_path: Path, one_torch_thread: None
+) -> None:
+    from .tiny_pipeline import make_tiny_pipeline
+
+    model = make_tiny_pipeline(tmp_path / "tiny-sd-unsafe", "sd-unsafe")
+    out = tmp_path / "ai_backgrounds"
+    report = run(sources, out, model, batch_size=2)
+    assert report.made == []
+    assert sorted((Path(r.file).name, r.reason) for r in report.rejected) == [
+        (f"{i}.JPEG", f"{i}.png: the model's safety checker blanked the image; not written") for i in IDS
+    ]
+    assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_non_finite_pixels_are_reported_and_not_written(sources: Path, tiny_sd: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import torch
+    from diffusers import AutoencoderKL
+
+    model = Path(shutil.copytree(tiny_sd, tmp_path / "tiny-sd-nan"))
+    vae = AutoencoderKL.from_pretrained(model / "vae")
+    with torch.no_grad():
+        vae.decoder.conv_out.bias.fill_(float("nan"))
+    vae.save_pretrained(model / "vae")
+    out = tmp_path / "ai_backgrounds"
+    report = run(sources, out, model)
+    assert report.made == [] and sorted(p.name for p in out.iterdir()) == []
+    assert sorted((Path(r.file).name, r.reason) for r in report.rejected) == [
+        (f"{i}.JPEG", f"{i}.png: the model returned NaN or infinite pixels in fp32; not written") for i in IDS
+    ]

@@ -30,8 +30,28 @@ def _tokenizer(folder: Path):
     return tokenizer, len(vocab)
 
 
+def _safety_checker_flagging_everything():
+    """A tiny `StableDiffusionSafetyChecker` whose concept thresholds (-2) every cosine similarity exceeds."""
+    import torch
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig, CLIPImageProcessor
+
+    config = CLIPConfig(
+        text_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4, "num_hidden_layers": 1},
+        vision_config={"hidden_size": 32, "intermediate_size": 37, "num_attention_heads": 4, "num_hidden_layers": 1,
+                       "image_size": 32, "patch_size": 8},
+        projection_dim=16,
+    )
+    checker = StableDiffusionSafetyChecker(config)
+    with torch.no_grad():
+        checker.concept_embeds_weights.fill_(-2.0)
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return checker, processor
+
+
 def make_tiny_pipeline(folder: Path, kind: str = "sdxl", seed: int = 0) -> Path:
-    """Save a tiny `StableDiffusionXLInpaintPipeline` ("sdxl") or `StableDiffusionInpaintPipeline` ("sd")."""
+    """Save a tiny `StableDiffusionXLInpaintPipeline` ("sdxl") or `StableDiffusionInpaintPipeline` ("sd"; "sd-unsafe"
+    with a safety checker that blanks every image)."""
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -73,15 +93,16 @@ def make_tiny_pipeline(folder: Path, kind: str = "sdxl", seed: int = 0) -> Path:
             vae=vae, text_encoder=CLIPTextModel(text), text_encoder_2=CLIPTextModelWithProjection(text),
             tokenizer=tokenizer, tokenizer_2=tokenizer, unet=unet, scheduler=scheduler,
         )
-    elif kind == "sd":
+    elif kind in ("sd", "sd-unsafe"):
         unet = UNet2DConditionModel(**unet_common, cross_attention_dim=32)
         scheduler = DDIMScheduler(
             beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
             set_alpha_to_one=False, steps_offset=1,
         )
+        checker, processor = _safety_checker_flagging_everything() if kind == "sd-unsafe" else (None, None)
         pipe = StableDiffusionInpaintPipeline(
             vae=vae, text_encoder=CLIPTextModel(text), tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            safety_checker=checker, feature_extractor=processor, requires_safety_checker=checker is not None,
         )
     else:
         raise ValueError(f"unknown kind {kind!r}")
