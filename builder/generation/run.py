@@ -104,9 +104,10 @@ def _hardware(model: Model) -> str:
 
 def settings_of(opts: GenerationOptions, model: Model) -> dict[str, Any]:
     """Every setting an image depends on besides its own inputs: what the settings fingerprint covers."""
+    local = model.info["origin"] == "local"  # a local folder is known by its files' digest, not by where it lies
     return {
         "format": FORMAT,
-        "model": model.info,
+        "model": {key: value for key, value in model.info.items() if not (local and key == "id")},
         "scheduler": model.scheduler,
         "steps": opts.steps,
         "guidance": opts.guidance,
@@ -134,15 +135,21 @@ class _Folder:
         if notes:  # drop the cut-off line now, so that appends start on a fresh line
             report.notes.extend(notes)
             write_records(self.path, self.history)
-        self.latest = {record["file"]: record for record in self.history}
+        self.latest: dict[str, dict] = {}
+        self.written: dict[str, set[str]] = {}  # file -> every sha256 a record says we wrote there
+        for record in self.history:
+            self._remember(record)
         self.on_disk = {name: sha256_file(out / name) for name in self.latest if (out / name).is_file()}
+
+    def _remember(self, record: dict[str, Any]) -> None:
+        self.latest[record["file"]] = record
+        self.written.setdefault(record["file"], set()).add(record["sha256"])
 
     def owns(self, name: str) -> bool:
         """Whether a file of that name is absent, or holds bytes one of our records says we wrote."""
         if not (self.out / name).exists():
             return True
-        sha = self.on_disk.get(name)
-        return sha is not None and any(r["file"] == name and r["sha256"] == sha for r in self.history)
+        return self.on_disk.get(name) in self.written.get(name, ())
 
     def done(self, job: Job, settings: str) -> bool:
         """Whether the job's image is on disk, ours, made with these settings from these inputs."""
@@ -160,21 +167,17 @@ class _Folder:
         """Record first, then the image: a run killed between them leaves a record without its image."""
         append_record(self.path, record)
         self.history.append(record)
-        self.latest[record["file"]] = record
+        self._remember(record)
         write_atomic(self.out / record["file"], data)
         self.on_disk[record["file"]] = record["sha256"]
 
     def compact(self) -> None:
-        """One record per image still on disk, sorted by file name: the latest whose sha256 the file has, else the
-        latest (an image changed by hand keeps its record, which then tells the build it was changed)."""
+        """One record per image still on disk, sorted by file name: the latest whose sha256 the file has, else
+        the latest (an image changed by hand keeps its record, which then tells the build it was changed)."""
         if not self.path.exists():
             return
-        keep: dict[str, dict] = {}
-        for record in self.history:
-            name = record["file"]
-            if name in self.on_disk and (record["sha256"] == self.on_disk[name] or
-                                         keep.get(name, {}).get("sha256") != self.on_disk[name]):
-                keep[name] = record
+        matching = {r["file"]: r for r in self.history if self.on_disk.get(r["file"]) == r["sha256"]}
+        keep = {name: matching.get(name, record) for name, record in self.latest.items() if name in self.on_disk}
         write_records(self.path, [keep[name] for name in sorted(keep)])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,8 @@ def test_changed_settings_or_inputs_remake_only_what_they_touch(sources: Path, t
     out = tmp_path / "ai_backgrounds"
     run(sources, out, tiny_sdxl)
     before = snapshot(out)
+    moved = Path(shutil.copytree(tiny_sdxl, tmp_path / "the-same-model-elsewhere"))
+    assert run(sources, out, moved).made == []  # a local model is known by its files, not by its path
     v7 = np.zeros((96, 128, 3), np.uint8)
     v7[20:70, 30:90, 0] = 255
     (sources / "masks" / WNIDS[1] / f"{WNIDS[1]}_2.png").write_bytes(imageio.encode_png(v7))
@@ -230,8 +233,6 @@ def test_images_the_safety_checker_blanks_are_reported_and_not_written(
 
 
 def test_non_finite_pixels_are_reported_and_not_written(sources: Path, tiny_sd: Path, tmp_path: Path) -> None:
-    import shutil
-
     import torch
     from diffusers import AutoencoderKL
 
