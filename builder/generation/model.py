@@ -133,6 +133,8 @@ def _fetch(model: str, revision: str | None) -> tuple[Path, dict[str, str]]:
         if revision is not None:
             raise XImageNet12Error(f"--revision {revision}: only for Hub repos; {model} is a local folder")
         return folder, {"id": str(folder.resolve()), "revision": f"sha256:{folder_digest(folder)}", "origin": "local"}
+    if model.startswith(("/", "./", "../", "~")) or model.count("/") > 1:
+        raise XImageNet12Error(f"--model {model}: no such folder (a Hub repo id is NAMESPACE/NAME)")
     _, diffusers = import_torch_and_diffusers()
     try:
         path = Path(diffusers.DiffusionPipeline.download(model, revision=revision))

@@ -83,6 +83,8 @@ def check_options(opts: GenerationOptions) -> None:
     root, out = Path(opts.sources).resolve(), Path(opts.out).resolve()
     if not root.is_dir():
         raise XImageNet12Error(f"{opts.sources}: sources folder not found")
+    if opts.classes is not None and not Path(opts.classes).is_file():
+        raise XImageNet12Error(f"--classes {opts.classes}: no such file")
     if out.exists() and not out.is_dir():
         raise XImageNet12Error(f"--out {opts.out}: exists and is not a folder")
     if out != root / "ai_backgrounds" and out.is_relative_to(root):
@@ -264,7 +266,10 @@ def generate_backgrounds(opts: GenerationOptions, log: Log = print) -> Generatio
     check_options(opts)
     out = Path(opts.out)
     report = GenerationReport(out)
-    classes = load_classes(opts.classes) if opts.classes else None
+    try:
+        classes = load_classes(Path(opts.classes)) if opts.classes else None
+    except ValueError as exc:
+        raise XImageNet12Error(str(exc)) from None
     inventory = discover(Path(opts.sources), classes=classes, ai_backgrounds=out)
     report.rejected.extend(_source_rejects(inventory.rejected, (out, Path(opts.sources) / "backgrounds")))
     loader = SourceLoader()

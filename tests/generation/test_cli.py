@@ -48,6 +48,12 @@ def test_a_missing_sources_folder_is_named(tmp_path: Path, capsys) -> None:
                                    "not found"]
 
 
+def test_a_missing_class_table_is_named(sources: Path, tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "classes.json"
+    assert main(["generate-backgrounds", str(sources), "--out", str(tmp_path / "out"), "--classes", str(missing)]) == 2
+    assert error_lines(capsys) == [f"ximagenet12 generate-backgrounds: error: --classes {missing}: no such file"]
+
+
 def test_without_the_extra_the_command_names_it(sources: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setitem(sys.modules, "diffusers", None)
     assert main(["generate-backgrounds", str(sources), "--out", str(tmp_path / "out")]) == EXIT_MISSING_EXTRA
@@ -77,6 +83,9 @@ def test_a_records_file_not_ours_and_folders_that_are_not_pipelines(sources: Pat
     assert len(lines) == 1
     assert lines[0].startswith(f"ximagenet12 generate-backgrounds: error: --model {empty}: not a diffusers "
                                "inpainting pipeline: ")
+    assert main([*fresh, "--model", str(tmp_path / "no-such-model")]) == EXIT_USAGE
+    assert error_lines(capsys) == [f"ximagenet12 generate-backgrounds: error: --model {tmp_path / 'no-such-model'}: "
+                                   "no such folder (a Hub repo id is NAMESPACE/NAME)"]
     assert main([*fresh, "--model", str(empty), "--revision", "main"]) == EXIT_USAGE
     assert error_lines(capsys) == [f"ximagenet12 generate-backgrounds: error: --revision main: only for Hub repos; "
                                    f"{empty} is a local folder"]
