@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "ximagenet12_builder.cli.preview",
     "ximagenet12_builder.cli.evaluate",
     "ximagenet12_builder.cli.agreement",
+    "ximagenet12_builder.cli.generate",
 )
 # Errors that name a file and say what is wrong with it: printed as one line, exit code 2.
 FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
