@@ -23,6 +23,7 @@ from ximagenet12.provenance import sha256_file
 
 from .card import card_data
 from .release import card_links, published_files, walk
+from .stream_probe import LIGHT_ENV
 
 README = mf.CARD_NAME
 VIEWER_MAX_ROW_GROUP_BYTES = 300 << 20
@@ -183,7 +184,7 @@ def stream_faults(out: Path, configs: MetadataConfigs) -> list[str]:
         entries = config.get("data_files") or []
         first = entries[0] if isinstance(entries, list) and entries else None
         jobs.append([name, first["split"] if isinstance(first, dict) else "train"])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    env = {**os.environ, **LIGHT_ENV}
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ximagenet12_builder.stream_probe", str(out), json.dumps(jobs)],
