@@ -77,7 +77,7 @@ def outline(
     if mask.shape[:2] != (height, width):
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(drawn, contours, -1, colour, max(1, round(min(height, width) / 100)), cv2.LINE_AA)
+    cv2.drawContours(drawn, contours, -1, colour, max(1, round(min(height, width) / 100)), cv2.LINE_8)
     return drawn
 
 
