@@ -55,13 +55,23 @@ class CheckReport:
         return [f"{path}: not part of the release; publish leaves it out" for path in self.foreign]
 
 
+def _yaml_block(text: str) -> str | None:
+    match = REGEX_YAML_BLOCK.search(text)
+    return match.group(2) if match else None
+
+
 def _card_faults(out: Path, manifest: Manifest, text: str | None) -> tuple[list[str], MetadataConfigs | None]:
-    """The card (`text`, else README.md): parses, round-trips, agrees with the manifest, declares valid configs."""
+    """The card (`text`, else README.md): parses, round-trips, agrees with the manifest, declares valid configs.
+
+    With `text`, the folder's README.md must still carry the same YAML: `load_dataset` on the folder reads it.
+    """
     path = out / README
-    if text is None:
-        if not path.is_file():
-            return [f"{README}: missing; run `ximagenet12 card {out}`"], None
-        text = path.read_text(encoding="utf-8")
+    if not path.is_file():
+        return [f"{README}: missing; run `ximagenet12 card {out}`"], None
+    local = path.read_text(encoding="utf-8")
+    if text is not None and _yaml_block(local) != _yaml_block(text):
+        return [f"{README}: its YAML is not the card's; run `ximagenet12 card {out}`"], None
+    text = local if text is None else text
     match = REGEX_YAML_BLOCK.search(text)
     if not match:
         return [f"{README}: no YAML block between --- lines"], None

@@ -241,3 +241,19 @@ def test_a_card_link_outside_the_folder(build: Path, tmp_path: Path) -> None:
     assert check_build(build, stream=False) == [
         "README.md: links to ../elsewhere.png, outside the folder; a release holds only what is inside it"
     ]
+
+
+def test_a_card_to_publish_needs_the_folders_readme_to_agree(build: Path) -> None:
+    from ximagenet12_builder.card import render_card_for
+
+    card = render_card_for(build, mf.read_manifest(build), "someone/xin12")
+    assert check_folder(build, stream=False, card_text=card).faults == []
+    readme = build / "README.md"
+    readme.write_text(readme.read_text().replace("num_examples: 10\n", "num_examples: 11\n", 1))
+    assert check_folder(build, stream=False, card_text=card).faults == [
+        f"README.md: its YAML is not the card's; run `ximagenet12 card {build}`"
+    ]
+    readme.unlink()
+    assert check_folder(build, stream=False, card_text=card).faults == [
+        f"README.md: missing; run `ximagenet12 card {build}`"
+    ]
