@@ -27,8 +27,9 @@ REPO_PLACEHOLDER = "<namespace>/ximagenet12"
 LICENCE_LINK = "https://image-net.org/download.php"
 CITATION_SOURCE = "https://github.com/ComputerVisionFans/XIMAGENET-12"
 # The `datasets` releases a build is tested to load with, normally and streaming, every config
-# (tests/test_loaders.py, each in its own virtualenv); the card and the README state this range.
-DATASETS_OLDEST = "2.19.2"
+# (tests/test_loaders.py, each in its own virtualenv); the card and the README state this range. 2.14.0 is the
+# first release that reads a card's `configs:` (2.13 loads every file of the folder as one dataset).
+DATASETS_OLDEST = "2.14.0"
 DATASETS_NEWEST = "5.2.0"
 # ImageNet tiger cat: the class of the background photos the authors' rand_bg used.
 AUTHORS_BACKGROUND_WNID = "n02123159"

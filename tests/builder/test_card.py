@@ -386,3 +386,13 @@ def test_a_card_write_cut_short_by_a_full_disk_leaves_the_previous_files(build: 
     assert "cannot write the card" in lines[0] and "File too large" in lines[0]
     assert {p: (build / p).read_bytes() for p in files} == before
     assert [p.name for p in build.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_card_of_a_folder_that_is_not_a_build(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["card", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"ximagenet12 card: error: {tmp_path / mf.MANIFEST_NAME}: no build manifest; is {tmp_path} the output of "
+        "`ximagenet12 build`?"
+    ]
+    assert list(tmp_path.iterdir()) == []

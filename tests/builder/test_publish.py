@@ -222,6 +222,16 @@ def test_a_folder_that_fails_check_is_refused_and_left_alone(hub_server: HubServ
     assert snapshot(build) == before
 
 
+def test_a_folder_that_is_not_a_build(hub_server: HubServer, tmp_path: Path) -> None:
+    run = publish(hub_server, tmp_path)
+    assert run.returncode == EXIT_USAGE
+    assert run.stderr.strip().splitlines() == [
+        f"ximagenet12 publish: error: {tmp_path / mf.MANIFEST_NAME}: no build manifest; is {tmp_path} the output of "
+        "`ximagenet12 build`?"
+    ]
+    assert not hub_server.repo_exists(REPO) and list(tmp_path.iterdir()) == [tmp_path / "hub"]
+
+
 def test_foreign_files_stay_local_and_do_not_stop_a_publish(hub_server: HubServer, build: Path) -> None:
     (build / "notes.txt").write_text("mine")
     (build / "data" / "blur_bg" / "user_notes.txt").write_text("mine")
