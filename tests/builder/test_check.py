@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -257,3 +260,29 @@ def test_a_card_to_publish_needs_the_folders_readme_to_agree(build: Path) -> Non
     assert check_folder(build, stream=False, card_text=card).faults == [
         f"README.md: missing; run `ximagenet12 card {build}`"
     ]
+
+
+TORCH_AFTER = """
+import os, sys
+from ximagenet12_builder.cli import main
+from ximagenet12_builder.stream_probe import LIGHT_ENV, probe
+if sys.argv[2] == "probe":
+    os.environ.update(LIGHT_ENV)
+    assert probe(sys.argv[1], "blur_bg", "train") is None
+else:
+    assert main(["check", sys.argv[1], "--no-stream"]) == 0
+print("torch" in sys.modules, "datasets" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("part", ["probe", "check"])
+def test_check_and_its_probe_import_no_torch(synthetic_build: Path, part: str) -> None:
+    pytest.importorskip("torch")  # with torch installed, `datasets` imports it unless told not to
+    env = {k: v for k, v in os.environ.items() if k not in ("USE_TORCH", "USE_TF", "USE_JAX")}
+    run = subprocess.run(
+        [sys.executable, "-c", TORCH_AFTER, str(synthetic_build), part],
+        capture_output=True, text=True, env=env, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["False", "True"]
