@@ -109,7 +109,7 @@ def _own_tiles(args: argparse.Namespace) -> tuple[Tiles, np.ndarray, str]:
         photo = (_read_image(first), first.stem)
     inv = discover(root)
     names = {c.wnid: c.name for c in inv.classes}
-    others = [s for s in sorted(inv.sources, key=lambda s: s.id)][:2]
+    others = sorted(inv.sources, key=lambda s: s.id)[:2]
     partners = {"same": Partner(image[:, ::-1].copy(), mask[:, ::-1].copy(), "own mirror")}
     for pairing, source in zip(("rand", "next"), others, strict=False):
         partners[pairing] = Partner(*_read_source(source), f"sample {names.get(source.wnid, source.wnid)}")

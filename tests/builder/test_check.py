@@ -25,6 +25,7 @@ def shard(out: Path, config: str, split: str = "train") -> str:
     return next(f.path for f in mf.read_manifest(out).files if f.config == config and f.split == split)
 
 
+@pytest.mark.slow
 def test_a_fresh_build_passes_every_check(synthetic_build: Path, capsys: pytest.CaptureFixture) -> None:
     assert check_build(synthetic_build) == []
     assert main(["check", str(synthetic_build)]) == 0
@@ -141,6 +142,7 @@ def test_a_shard_without_page_index(build: Path) -> None:
     assert check_build(build, stream=False) == [f"{path}: row group 0 has no page index"]
 
 
+@pytest.mark.slow
 def test_rows_that_do_not_decode_fail_streaming(build: Path) -> None:
     path = shard(build, "color_b", "train")
     table = pq.read_table(build / path)

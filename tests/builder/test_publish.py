@@ -97,6 +97,7 @@ def test_the_cards_loading_examples_run_against_the_hub(hub_server: HubServer, b
         hub_server.run(snippet + "\nemit('ok')\n", timeout=300)
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_plan_and_changes_nothing(hub_server: HubServer, build: Path) -> None:
     readme = (build / "README.md").read_bytes()
     run = publish(hub_server, build, "--dry-run")
@@ -208,6 +209,7 @@ def test_create_pr_leaves_main_alone_and_tags_are_never_moved(hub_server: HubSer
     assert hub_server.refs(REPO)["refs/heads/main"] == main_before
 
 
+@pytest.mark.slow
 def test_a_folder_that_fails_check_is_refused_and_left_alone(hub_server: HubServer, build: Path) -> None:
     path = next(f.path for f in mf.read_manifest(build).files if f.config == "blur_bg")
     data = bytearray((build / path).read_bytes())
@@ -232,6 +234,7 @@ def test_a_folder_that_is_not_a_build(hub_server: HubServer, tmp_path: Path) -> 
     assert not hub_server.repo_exists(REPO) and list(tmp_path.iterdir()) == [tmp_path / "hub"]
 
 
+@pytest.mark.slow
 def test_foreign_files_stay_local_and_do_not_stop_a_publish(hub_server: HubServer, build: Path) -> None:
     (build / "notes.txt").write_text("mine")
     (build / "data" / "blur_bg" / "user_notes.txt").write_text("mine")
@@ -268,6 +271,7 @@ def test_the_local_card_changes_only_after_a_successful_push(hub_server: HubServ
     }
 
 
+@pytest.mark.slow
 def test_one_progress_bar_for_the_upload(hub_server: HubServer, build: Path) -> None:
     # As in a user's terminal: huggingface_hub's bars not disabled (the test environment disables them).
     run = publish(hub_server, build, env={"HF_HUB_DISABLE_PROGRESS_BARS": None})
@@ -277,6 +281,7 @@ def test_one_progress_bar_for_the_upload(hub_server: HubServer, build: Path) -> 
     assert bars[-1].startswith(f"upload to {REPO}: 100%")
 
 
+@pytest.mark.slow
 def test_a_bad_token_is_refused_and_never_shown(hub_server: HubServer, build: Path) -> None:
     secret = "hf_not_a_valid_token_0123456789"
     run = publish(hub_server, build, env={"HF_TOKEN": secret})
@@ -286,12 +291,14 @@ def test_a_bad_token_is_refused_and_never_shown(hub_server: HubServer, build: Pa
     assert all(secret.encode() not in p.read_bytes() for p in build.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_no_token_at_all(hub_server: HubServer, build: Path, tmp_path: Path) -> None:
     env = {"HF_TOKEN": "", "HF_HOME": str(tmp_path / "empty_home")}
     run = publish(hub_server, build, env=env)
     assert run.returncode == EXIT_AUTH and "no Hugging Face token" in run.stderr
 
 
+@pytest.mark.slow
 def test_a_namespace_the_token_may_not_write(hub_server: HubServer, build: Path) -> None:
     run = run_cli(hub_server, "publish", str(build), "--repo-id", "someone-else/ximagenet12")
     assert run.returncode == EXIT_AUTH
@@ -334,6 +341,7 @@ def test_hub_errors_raised_by_the_real_client_become_one_line_messages(hub_serve
     assert "\n" not in message + card_message
 
 
+@pytest.mark.slow
 def test_private_repo(hub_server: HubServer, build: Path) -> None:
     assert publish(hub_server, build, "--private").returncode == 0
     seen = hub_server.run(
