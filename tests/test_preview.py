@@ -45,10 +45,11 @@ def test_rows_scale_every_tile_to_one_height_and_keep_its_aspect() -> None:
     assert (picture.pixels[128:208, 180:] == 255).all(), "only the end of a shorter row is blank"
 
 
-def test_grid_is_rows_of_columns() -> None:
-    picture = make_grid([(str(i), solid(10, 20, (i, i, i))) for i in range(7)], height=10, columns=3)
-    assert [t.row for t in picture.tiles] == [0, 0, 0, 1, 1, 1, 2]
-    assert picture.pixels.shape == (3 * (22 + 10 + 4) - 4, 3 * 20 + 2 * 4, 3)
+def test_grid_lays_out_labelled_tiles_of_one_width() -> None:
+    tiles = [("a", np.zeros((50, 100, 3), np.uint8)), ("b", np.zeros((100, 50, 4), np.uint8))] * 3
+    grid = make_grid(tiles, tile_width=80, columns=4)
+    # 50x100 -> 40x80, 100x50 -> 160x80: rows as tall as the tallest tile plus the label.
+    assert grid.shape == (2 * (160 + 22), 320, 3) and grid.dtype == np.uint8
 
 
 def test_transparent_pixels_show_a_checkerboard() -> None:

@@ -128,9 +128,24 @@ def make_rows(rows: Sequence[Row], *, height: int = 150, title_width: int = TITL
     return Picture(canvas, placed)
 
 
-def make_grid(tiles: Sequence[Tile], *, height: int = 150, columns: int = 5) -> Picture:
-    """Tiles in untitled rows of `columns`, every tile scaled to `height`."""
-    return make_rows([(None, tiles[i : i + columns]) for i in range(0, len(tiles), columns)], height=height)
+def make_grid(tiles: Sequence[Tile], *, tile_width: int = 200, columns: int = 5) -> np.ndarray:
+    """Tiles (label, image) resized to one width and laid out in rows, each with its label above.
+
+    Rows are as tall as their tallest tile; for tiles of one height use `make_rows`.
+    """
+    cells = []
+    for label, image in tiles:
+        rgb = to_display(image)
+        height = max(1, round(rgb.shape[0] * tile_width / rgb.shape[1]))
+        cells.append((label, cv2.resize(rgb, (tile_width, height), interpolation=cv2.INTER_AREA)))
+    tile_height = max(c.shape[0] for _, c in cells) + LABEL_HEIGHT
+    rows = -(-len(cells) // columns)
+    grid = np.full((rows * tile_height, columns * tile_width, 3), WHITE, np.uint8)
+    for i, (label, cell) in enumerate(cells):
+        top, left = (i // columns) * tile_height, (i % columns) * tile_width
+        cv2.putText(grid, label, (left + 4, top + 16), FONT, FONT_SCALE, INK, 1, cv2.LINE_AA)
+        grid[top + LABEL_HEIGHT : top + LABEL_HEIGHT + cell.shape[0], left : left + tile_width] = cell
+    return grid
 
 
 def family_rows(
