@@ -8,6 +8,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+import numpy as np
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
@@ -16,14 +17,22 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from ximagenet12.features import NUM_FOLDS, SPLITS, features
 from ximagenet12.manifest import CARD_NAME, ConfigEntry, Manifest, SplitCounts
 from ximagenet12.provenance import write_atomic
-from ximagenet12.scenarios import PAPER_SCENARIOS
+from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS, apply
 
-from .sample_grid import GRID_PATH, write_sample_grid
+from .sample_grid import CLASS_GRID_PATH, GRID_PATH, Pictures, pick_pictures, write_pictures
 
 DEFAULT_CONFIG = "original"
 EXAMPLE_CONFIG = "rand_bg"
 REPO_PLACEHOLDER = "<namespace>/ximagenet12"
 LICENCE_LINK = "https://image-net.org/download.php"
+CITATION_SOURCE = "https://github.com/ComputerVisionFans/XIMAGENET-12"
+# The `datasets` releases a build is tested to load with, normally and streaming, every config
+# (tests/test_loaders.py, each in its own virtualenv); the card and the README state this range. 2.14.0 is the
+# first release that reads a card's `configs:` (2.13 loads every file of the folder as one dataset).
+DATASETS_OLDEST = "2.14.0"
+DATASETS_NEWEST = "5.2.0"
+# ImageNet tiger cat: the class of the background photos the authors' rand_bg used.
+AUTHORS_BACKGROUND_WNID = "n02123159"
 METADATA: dict[str, Any] = {
     "license": "other",
     "license_name": "imagenet-terms-of-access",
@@ -192,6 +201,54 @@ def scenario_section(name: str, manifest: Manifest) -> str:
     return "\n".join(lines)
 
 
+def greyscale_noops() -> list[str]:
+    """Scenarios that give back a grey image unchanged (only the background's colour changes), by running them."""
+    grey = np.repeat(np.random.default_rng(0).integers(0, 256, (16, 16, 1), dtype=np.uint8), 3, axis=2)
+    mask = np.zeros((16, 16), np.uint8)
+    mask[4:12, 4:12] = 255
+    same = []
+    for name, scenario in SCENARIOS.items():
+        if name == "original" or scenario.extra is not None:
+            continue
+        out, _, _ = apply(name, grey, mask, seed=0)
+        if out.shape == grey.shape and np.array_equal(out, grey):
+            same.append(name)
+    return same
+
+
+def sources_notes(manifest: Manifest) -> str:
+    """Greyscale sources and the background photos of `rand_bg`, with this build's counts."""
+    src = manifest.sources
+    noops = ", ".join(f"`{n}`" for n in greyscale_noops())
+    effect = (
+        f"{noops} change nothing on a greyscale source (a grey pixel has no colour to change): its rows in those "
+        "configs equal the original image"
+    )
+    if src.greyscale_sources:
+        grey = (
+            f"**Greyscale sources.** {src.greyscale_sources} of the {src.annotated} source images are greyscale "
+            f"(ImageNet holds some); they are converted to RGB, with a note in each row's `params`. {effect}."
+        )
+    else:
+        grey = f"**Greyscale sources.** None of the {src.annotated} source images is greyscale. {effect}."
+    if src.background_classes:
+        of = f" of {len(src.background_classes)} classes (" + ", ".join(f"`{w}`" for w in src.background_classes) + ")"
+    else:
+        of = " (their classes were not given: a flat `backgrounds/` folder)"
+    photos = (
+        f"This build had {src.background_photos} background photos{of}."
+        if src.background_photos
+        else "This build had no background photos, so it has no `rand_bg` rows."
+    )
+    backgrounds = (
+        "**Background photos.** `rand_bg` puts each object on a real photo of a class *outside* the label set, as the "
+        f"authors did with ImageNet tiger-cat photos (`{AUTHORS_BACKGROUND_WNID}`): a photo of one of the "
+        f"{len(manifest.classes)} classes behind the object would pull a model towards that label and measure "
+        f"something else. {photos} Each row's `background_id` names its photo."
+    )
+    return f"{grey}\n\n{backgrounds}"
+
+
 def provenance(manifest: Manifest) -> str:
     """Seed, sharding, encodings, input counts and library versions of the build."""
     src = manifest.sources
@@ -214,17 +271,35 @@ def provenance(manifest: Manifest) -> str:
     )
 
 
-def _picture(manifest: Manifest, source_id: str | None) -> str:
-    if source_id is None:
-        return ""
+def _class_name(manifest: Manifest, source_id: str) -> str:
     wnid = source_id.split("_")[0]
-    name = next((f" ({c.name})" for c in manifest.classes if c.wnid == wnid), "")
-    caption = f"Source `{source_id}`{name} in every config of this build that has it; its mask follows the original."
-    return f"![One source image through every scenario]({GRID_PATH})\n\n*{caption}*"
+    return next((f" ({c.name})" for c in manifest.classes if c.wnid == wnid), "")
 
 
-def render_card(manifest: Manifest, repo_id: str | None = None, grid_source: str | None = None) -> str:
-    """The whole README.md text; `grid_source` is the source id drawn in the sample grid, if one was."""
+def _picture(manifest: Manifest, pictures: Pictures | None) -> str:
+    """The pictures' Markdown with their captions (nothing for an empty build)."""
+    parts = []
+    if pictures is not None and pictures.source_id is not None:
+        sid = pictures.source_id
+        parts.append(
+            f"![One source image through every scenario]({GRID_PATH})\n\n*Source `{sid}`{_class_name(manifest, sid)} "
+            "in every config of this build that has it, one row per family of scenarios; the yellow line on the "
+            "original is its mask's outline. It is the source whose object covers closest to a third of the image.*"
+        )
+    if pictures is not None and pictures.class_sources:
+        shown = {w for w, _ in pictures.class_sources}
+        missing = [c.name for c in manifest.classes if c.wnid not in shown]
+        absent = f" No source of {', '.join(missing)} is in all of them." if missing else ""
+        configs = ", ".join(f"`{c}`" for c in pictures.class_configs)
+        parts.append(
+            f"![One source of every class]({CLASS_GRID_PATH})\n\n*One source of each class (the one whose object "
+            f"covers closest to a third of its image) as {configs}.{absent}*"
+        )
+    return "\n\n".join(parts)
+
+
+def render_card(manifest: Manifest, repo_id: str | None = None, pictures: Pictures | None = None) -> str:
+    """The whole README.md text; `pictures` says what the pictures in `assets/` show, if there are any."""
     repo = repo_id or REPO_PLACEHOLDER
     configs = manifest.built_configs()
     example = EXAMPLE_CONFIG if EXAMPLE_CONFIG in configs else default_config(manifest) or EXAMPLE_CONFIG
@@ -232,18 +307,21 @@ def render_card(manifest: Manifest, repo_id: str | None = None, grid_source: str
     body = Template(_text("template.md")).substitute(
         yaml=card_data(manifest).to_yaml(),
         intro=_text("intro.md"),
-        picture=_picture(manifest, grid_source),
+        picture=_picture(manifest, pictures),
         num_sources=manifest.sources.annotated,
         num_rows=manifest.num_rows,
         num_configs=len(configs),
         num_classes=len(manifest.classes),
         default_config=default_config(manifest),
         counts_table=counts_table(manifest),
+        sources_notes=sources_notes(manifest),
         split_rule=manifest.split_rule,
         columns_table=columns_table(manifest),
         classes_table=classes_table(manifest),
         scenarios="\n\n".join(scenario_section(n, manifest) for n in configs),
-        loading=Template(_text("loading.md")).substitute(repo_id=repo, config=example),
+        loading=Template(_text("loading.md")).substitute(
+            repo_id=repo, config=example, datasets_oldest=DATASETS_OLDEST, datasets_newest=DATASETS_NEWEST
+        ),
         evaluation=Template(_text("evaluation.md")).substitute(
             repo_id=repo,
             num_classes=len(manifest.classes),
@@ -253,16 +331,23 @@ def render_card(manifest: Manifest, repo_id: str | None = None, grid_source: str
         limitations=_text("limitations.md"),
         licence=Template(_text("licence.md")).substitute(licence_link=LICENCE_LINK),
         provenance=provenance(manifest),
+        citation_source=CITATION_SOURCE,
         citation=_text("citation.txt"),
     )
     return body.rstrip() + "\n"
 
 
+def render_card_for(out: Path, manifest: Manifest, repo_id: str | None = None) -> str:
+    """The card of a build folder as `write_card` would write it, without writing anything."""
+    return render_card(manifest, repo_id, pick_pictures(out, manifest))
+
+
 def write_card(out: Path, manifest: Manifest, repo_id: str | None = None) -> str:
-    """Draw the sample grid into `assets/` and write README.md; return the card text."""
+    """Draw the pictures into `assets/` and write README.md, each through a temporary file; return the card text."""
     out = Path(out)
-    grid_source = write_sample_grid(out, manifest, manifest.built_configs())
-    text = render_card(manifest, repo_id, grid_source)
+    pictures = pick_pictures(out, manifest)
+    write_pictures(out, manifest, pictures)
+    text = render_card(manifest, repo_id, pictures)
     DatasetCard(text)
     write_atomic(out / CARD_NAME, text)
     return text

@@ -1,11 +1,18 @@
-"""`ximagenet12 check`: what the Hub, its dataset viewer and `load_dataset` need from a build folder, as faults."""
+"""`ximagenet12 check`: what the Hub, its dataset viewer and `load_dataset` need from a build folder, as faults.
+
+A fault is something that would break the release or `load_dataset` on the folder; `publish` refuses a folder
+with any. Files that are not part of the release (a user's notes, a leftover temporary file) are not faults:
+`publish` never uploads them, and `check` lists them as foreign, for information only.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,25 +29,54 @@ from ximagenet12.manifest import Manifest
 from ximagenet12.provenance import sha256_file
 
 from .card import card_data
-from .release import card_links, published_files, walk
+from .release import foreign_files, inside, relative_links
+from .stream_probe import LIGHT_ENV
 
 README = mf.CARD_NAME
 VIEWER_MAX_ROW_GROUP_BYTES = 300 << 20
 VIEWER_MAX_CONFIGS = 4000
 STREAM_TIMEOUT = 1800
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _card_faults(out: Path, manifest: Manifest) -> tuple[list[str], MetadataConfigs | None]:
-    """The card: parses, round-trips, equals what the manifest renders, declares valid configs and infos."""
+@dataclass
+class CheckReport:
+    """What `check` found: faults (publish refuses the folder) and foreign files (left out, for information)."""
+
+    faults: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.faults
+
+    def foreign_lines(self) -> list[str]:
+        """One informational line per foreign file."""
+        return [f"{path}: not part of the release; publish leaves it out" for path in self.foreign]
+
+
+def _yaml_block(text: str) -> str | None:
+    match = REGEX_YAML_BLOCK.search(text)
+    return match.group(2) if match else None
+
+
+def _card_faults(out: Path, manifest: Manifest, text: str | None) -> tuple[list[str], MetadataConfigs | None]:
+    """The card (`text`, else README.md): parses, round-trips, agrees with the manifest, declares valid configs.
+
+    With `text`, the folder's README.md must still carry the same YAML: `load_dataset` on the folder reads it.
+    """
     path = out / README
     if not path.is_file():
         return [f"{README}: missing; run `ximagenet12 card {out}`"], None
-    text = path.read_text(encoding="utf-8")
+    local = path.read_text(encoding="utf-8")
+    if text is not None and _yaml_block(local) != _yaml_block(text):
+        return [f"{README}: its YAML is not the card's; run `ximagenet12 card {out}`"], None
+    text = local if text is None else text
     match = REGEX_YAML_BLOCK.search(text)
     if not match:
         return [f"{README}: no YAML block between --- lines"], None
     try:
-        loaded = yaml.safe_load(match.group(2)) or {}
+        loaded = yaml.load(match.group(2), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
         card = DatasetCard(text)
     except (yaml.YAMLError, ValueError, TypeError) as exc:
         return [f"{README}: the YAML does not parse: {exc}"], None
@@ -53,8 +89,10 @@ def _card_faults(out: Path, manifest: Manifest) -> tuple[list[str], MetadataConf
         faults.append(
             f"{README}: YAML {', '.join(stale)} disagree with {mf.MANIFEST_NAME}; run `ximagenet12 card {out}`"
         )
-    for link in card_links(card.text):
-        if not (out / link).is_file():
+    for link in relative_links(card.text):
+        if not inside(link):
+            faults.append(f"{README}: links to {link}, outside the folder; a release holds only what is inside it")
+        elif not (out / link).is_file():
             faults.append(f"{README}: links to {link}, which is missing")
     try:
         configs = MetadataConfigs.from_dataset_card_data(card.data)
@@ -98,7 +136,11 @@ def _pattern_faults(out: Path, configs: MetadataConfigs, manifest: Manifest) -> 
                     faults.append(f"config {name} split {split}: pattern {pattern} matches no file")
                     continue
                 for path in matched:
-                    rel = Path(path).resolve().relative_to(out.resolve()).as_posix()
+                    try:
+                        rel = Path(path).resolve().relative_to(out.resolve()).as_posix()
+                    except ValueError:
+                        faults.append(f"config {name} split {split}: {pattern} matches {path}, outside the folder")
+                        continue
                     if owner.setdefault(rel, (name, split)) != (name, split):
                         faults.append(f"{rel}: matched by config {name} split {split} and by {owner[rel]}")
     for f in manifest.files:
@@ -112,11 +154,31 @@ def _pattern_faults(out: Path, configs: MetadataConfigs, manifest: Manifest) -> 
     return faults
 
 
+def _entry_faults(manifest: Manifest) -> list[str]:
+    """Each file the manifest lists: named and placed as a shard of its config and split, once, with a sha256."""
+    faults, seen = [], set()
+    for f in manifest.files:
+        match = mf.SHARD_NAME.match(Path(f.path).name) if mf.is_shard_path(f.path) else None
+        if match is None or Path(f.path).parent.name != f.config or match["split"] != f.split:
+            faults.append(
+                f"{mf.MANIFEST_NAME}: lists {f.path} as config {f.config} split {f.split}; a shard of theirs is named "
+                f"{mf.split_pattern(f.config, f.split).replace('*', 'NNNNN-of-NNNNN')}"
+            )
+        if f.path in seen:
+            faults.append(f"{mf.MANIFEST_NAME}: lists {f.path} twice")
+        seen.add(f.path)
+        if not SHA256.match(f.sha256):
+            faults.append(f"{mf.MANIFEST_NAME}: the sha256 of {f.path} is not 64 hexadecimal digits")
+    return faults
+
+
 def _file_faults(out: Path, manifest: Manifest) -> list[str]:
     """Each shard: present, size, sha256, rows and schema as recorded; viewer-sized row groups with a page index."""
     schema = features(manifest.class_names).arrow_schema.remove_metadata()
     faults = []
     for f in manifest.files:
+        if not mf.is_shard_path(f.path):
+            continue
         path = out / f.path
         if not path.is_file():
             faults.append(f"{f.path}: missing")
@@ -164,16 +226,12 @@ def _count_faults(manifest: Manifest) -> list[str]:
     return faults
 
 
-def _leftover_faults(out: Path, manifest: Manifest) -> list[str]:
-    """No loading script anywhere, and nothing in the folder that a release would not hold."""
-    keep = set(published_files(out, manifest))
-    faults = []
-    for path in walk(out):
-        if path.endswith(".py"):
-            faults.append(f"{path}: a Python file; `datasets` refuses a dataset repo that holds a loading script")
-        elif path not in keep:
-            faults.append(f"{path}: left over (not in the manifest nor linked from the card); remove it")
-    return faults
+def _script_faults(out: Path) -> list[str]:
+    """A Python file named after the folder: `load_dataset` takes it for a loading script and refuses the folder."""
+    script = out.resolve().name + ".py"
+    if (out / script).is_file():
+        return [f"{script}: named after the folder, so `load_dataset` takes it for a loading script and refuses it"]
+    return []
 
 
 def stream_faults(out: Path, configs: MetadataConfigs) -> list[str]:
@@ -183,7 +241,7 @@ def stream_faults(out: Path, configs: MetadataConfigs) -> list[str]:
         entries = config.get("data_files") or []
         first = entries[0] if isinstance(entries, list) and entries else None
         jobs.append([name, first["split"] if isinstance(first, dict) else "train"])
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    env = {**os.environ, **LIGHT_ENV}
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "ximagenet12_builder.stream_probe", str(out), json.dumps(jobs)],
@@ -203,21 +261,33 @@ def stream_faults(out: Path, configs: MetadataConfigs) -> list[str]:
     return [f"config {name}: streaming the first rows failed: {error}" for name, error in results.items() if error]
 
 
-def check_build(out: Path, *, stream: bool = True) -> list[str]:
-    """Every fault that would stop the Hub, the viewer or `load_dataset` using this build folder; [] when none."""
+def check_folder(out: Path, *, stream: bool = True, card_text: str | None = None) -> CheckReport:
+    """Every fault that would stop the Hub, the viewer or `load_dataset` using this build folder, and its foreign files.
+
+    `card_text` checks that card instead of the folder's README.md (what `publish` will upload).
+    """
     out = Path(out)
     if not out.is_dir():
-        return [f"{out}: not a folder"]
+        return CheckReport([f"{out}: not a folder"])
     try:
         manifest = mf.read_manifest(out)
     except mf.ManifestError as exc:
-        return [str(exc)]
-    faults, configs = _card_faults(out, manifest)
+        return CheckReport([str(exc)])
+    faults = _entry_faults(manifest)
+    card, configs = _card_faults(out, manifest, card_text)
+    faults += card
     if configs is not None:
         faults += _pattern_faults(out, configs, manifest)
     faults += _count_faults(manifest)
     faults += _file_faults(out, manifest)
-    faults += _leftover_faults(out, manifest)
+    faults += _script_faults(out)
+    named = {fault.split(": ", 1)[0] for fault in faults}
+    foreign = [path for path in foreign_files(out, manifest) if path not in named]
     if stream and configs and not faults:
         faults += stream_faults(out, configs)
-    return faults
+    return CheckReport(faults, foreign)
+
+
+def check_build(out: Path, *, stream: bool = True) -> list[str]:
+    """The faults of `check_folder`; [] when the folder is ready to publish."""
+    return check_folder(out, stream=stream).faults

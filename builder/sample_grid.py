@@ -1,8 +1,17 @@
-"""The card's sample picture: one source image through every config of a build, read from its Parquet shards."""
+"""The card's pictures, read from a build's Parquet shards.
+
+- `assets/sample_grid.png`: one source through every config of the build, one row per family of scenarios
+  (the rows `ximagenet12 preview` draws), the original with its mask's outline.
+- `assets/class_grid.png`: one source of every class as `original` and two headline scenarios.
+
+Sources are picked the way `preview` picks: the object covering closest to a third of the image.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -12,77 +21,180 @@ import pyarrow.parquet as pq
 
 from ximagenet12.imageio import ImageDecodeError, decode_any
 from ximagenet12.manifest import Manifest
-from ximagenet12.pictures import make_grid
+from ximagenet12.pictures import closest_to_a_third, family_rows, make_rows, outline
+from ximagenet12.preview import FAMILIES, ORIGINAL_LABEL
 from ximagenet12.provenance import write_atomic
+from ximagenet12.scenarios import SCENARIOS
 
 GRID_PATH = "assets/sample_grid.png"
+CLASS_GRID_PATH = "assets/class_grid.png"
+CLASS_GRID_CONFIGS = ("original", "rand_bg", "seg_img")
+GRID_HEIGHT = 150
+CLASS_GRID_HEIGHT = 120
 PNG_LEVEL = 9
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """What the card's pictures show: the grid's source, and the class grid's configs and source per class."""
+
+    source_id: str | None
+    class_configs: tuple[str, ...] = ()
+    class_sources: tuple[tuple[str, str], ...] = ()  # (wnid, source id), in label order
 
 
 def _files_by_config(manifest: Manifest) -> dict[str, list[str]]:
     files: dict[str, list[str]] = {}
-    for f in manifest.files:
+    for f in sorted(manifest.files, key=lambda f: f.path):
         if f.num_rows:
             files.setdefault(f.config, []).append(f.path)
     return files
 
 
-def pick_source(out: Path, manifest: Manifest, configs: list[str]) -> str | None:
-    """The source id present in the most configs (ties: the smallest id), or None for an empty build."""
+def _batches(out: Path, paths: list[str], columns: list[str]) -> Iterator[dict[str, list]]:
+    """The columns of these files, one row group at a time."""
+    for path in paths:
+        parquet = pq.ParquetFile(Path(out) / path)
+        for group in range(parquet.num_row_groups):
+            yield parquet.read_row_group(group, columns=columns).to_pydict()
+
+
+def _keeps_size(config: str) -> bool:
+    """Whether a config's images and masks keep the source's size (all but those pasted onto another image)."""
+    extra = SCENARIOS[config].extra if config in SCENARIOS else None
+    return config in SCENARIOS and (extra is None or extra.origin == "partner")
+
+
+def _mask_config(configs: list[str]) -> str | None:
+    """A config whose masks are the sources' own, `original` first when built."""
+    return next((c for c in configs if _keeps_size(c)), next(iter(configs), None))
+
+
+def coverage(out: Path, manifest: Manifest) -> dict[str, tuple[str, float]]:
+    """source id -> (wnid, fraction of the image its object covers), from the masks of one config."""
+    files = _files_by_config(manifest)
+    config = _mask_config([c for c in manifest.built_configs() if c in files])
+    found: dict[str, tuple[str, float]] = {}
+    if config is None:
+        return found
+    for batch in _batches(out, files[config], ["source_id", "wnid", "mask"]):
+        for sid, wnid, cell in zip(batch["source_id"], batch["wnid"], batch["mask"], strict=True):
+            mask = cv2.imdecode(np.frombuffer(cell["bytes"], np.uint8), cv2.IMREAD_GRAYSCALE)
+            if mask is not None and mask.size and sid not in found:
+                found[sid] = (wnid, float(np.count_nonzero(mask)) / mask.size)
+    return found
+
+
+def _presence(out: Path, manifest: Manifest, configs: list[str]) -> Counter[str]:
+    """How many of `configs` hold each source id."""
     files = _files_by_config(manifest)
     seen: Counter[str] = Counter()
     for config in configs:
         ids: set[str] = set()
-        for path in files.get(config, []):
-            ids.update(pq.read_table(Path(out) / path, columns=["source_id"]).column("source_id").to_pylist())
+        for batch in _batches(out, files.get(config, []), ["source_id"]):
+            ids.update(batch["source_id"])
         seen.update(ids)
-    if not seen:
-        return None
-    return min(seen, key=lambda sid: (-seen[sid], sid))
+    return seen
+
+
+def pick_pictures(out: Path, manifest: Manifest) -> Pictures:
+    """The sources the card's pictures show (nothing for an empty build)."""
+    configs = manifest.built_configs()
+    covered = coverage(out, manifest)
+    seen = _presence(out, manifest, configs)
+    if not seen or not covered:
+        return Pictures(None)
+    most = max(seen.values())
+    source = closest_to_a_third({sid: covered[sid][1] for sid, n in seen.items() if n == most and sid in covered})
+    class_configs = tuple(c for c in CLASS_GRID_CONFIGS if c in configs) or tuple(configs[:3])
+    in_all = {sid for sid, n in _presence(out, manifest, list(class_configs)).items() if n == len(class_configs)}
+    per_class = []
+    for cls in manifest.classes:
+        pick = closest_to_a_third({sid: f for sid, (w, f) in covered.items() if w == cls.wnid and sid in in_all})
+        if pick is not None:
+            per_class.append((cls.wnid, pick))
+    return Pictures(source, class_configs, tuple(per_class))
 
 
 def _row(out: Path, paths: list[str], source_id: str) -> dict | None:
-    """The first row of `source_id` in these files, reading one row group's images at most."""
+    """The row of `source_id` in these files (image and mask), reading one row group's images at most."""
     for path in paths:
         parquet = pq.ParquetFile(Path(out) / path)
         for group in range(parquet.num_row_groups):
             ids = parquet.read_row_group(group, columns=["source_id"]).column("source_id")
-            hits = pc.index(ids, source_id).as_py()
-            if hits >= 0:
-                return parquet.read_row_group(group, columns=["image", "mask"]).slice(hits, 1).to_pylist()[0]
+            hit = pc.index(ids, source_id).as_py()
+            if hit >= 0:
+                columns = ["image", "mask", "background_id"]
+                return parquet.read_row_group(group, columns=columns).slice(hit, 1).to_pylist()[0]
     return None
 
 
-def source_tiles(out: Path, manifest: Manifest, configs: list[str], source_id: str) -> list[tuple[str, np.ndarray]]:
-    """(label, image) for `source_id` in each config that has it decodable, the original's mask after the original."""
-    files = _files_by_config(manifest)
-    tiles = []
-    for config in configs:
-        row = _row(out, files.get(config, []), source_id)
-        if row is None:
-            continue
-        try:
-            tiles.append((config, decode_any(row["image"]["bytes"])))
-            if config == "original":
-                tiles.append(("mask", decode_any(row["mask"]["bytes"])))
-        except ImageDecodeError:
-            continue
-    return tiles
+def _decoded(out: Path, paths: list[str], source_id: str) -> tuple[np.ndarray, np.ndarray, str | None] | None:
+    """Image, mask and background id of `source_id`'s row in these files, or None if absent or undecodable."""
+    row = _row(out, paths, source_id)
+    if row is None:
+        return None
+    try:
+        return decode_any(row["image"]["bytes"]), decode_any(row["mask"]["bytes"]), row["background_id"]
+    except ImageDecodeError:
+        return None
+
+
+def _background_name(manifest: Manifest, background_id: str) -> str:
+    """A partner's class name, or a background photo's file stem."""
+    wnid = background_id.split("_")[0]
+    return next((c.name for c in manifest.classes if c.wnid == wnid), background_id.rsplit("/", 1)[-1])
 
 
 def _png(rgb: np.ndarray) -> bytes:
-    """Smallest PNG OpenCV writes: the grid is read on every visit of the card."""
+    """Smallest PNG OpenCV writes: the pictures are read on every visit of the card."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:
         raise ValueError("PNG encoding failed")
     return buf.tobytes()
 
 
-def write_sample_grid(out: Path, manifest: Manifest, configs: list[str]) -> str | None:
-    """Write `assets/sample_grid.png` and return the source id drawn, or None for an empty build."""
-    source_id = pick_source(out, manifest, configs)
-    if source_id is None:
-        return None
-    tiles = source_tiles(out, manifest, configs, source_id)
-    write_atomic(Path(out) / GRID_PATH, _png(make_grid(tiles)))
-    return source_id
+def family_picture(out: Path, manifest: Manifest, source_id: str) -> np.ndarray:
+    """`source_id` in every config that has it, one row per family, the original outlined by its mask."""
+    files = _files_by_config(manifest)
+    images: dict[str, np.ndarray] = {}
+    labels: dict[str, str] = {}
+    for config in manifest.built_configs():
+        found = _decoded(out, files.get(config, []), source_id)
+        if found is None:
+            continue
+        images[config] = found[0]
+        if config == "original":
+            images[config], labels[config] = outline(found[0], found[1], height=GRID_HEIGHT), ORIGINAL_LABEL
+        elif found[2]:
+            labels[config] = f"{config} + {_background_name(manifest, found[2])}"
+    known = {name for _, names in FAMILIES for name in names}
+    families = [*FAMILIES, ("Other", tuple(c for c in images if c not in known))]
+    return make_rows(family_rows(families, images, labels), height=GRID_HEIGHT).pixels
+
+
+def class_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarray:
+    """One row per class: its picked source as each of the class grid's configs."""
+    files = _files_by_config(manifest)
+    names = {c.wnid: c.name for c in manifest.classes}
+    rows = []
+    for wnid, source_id in pictures.class_sources:
+        tiles = []
+        for config in pictures.class_configs:
+            found = _decoded(out, files.get(config, []), source_id)
+            if found is not None:
+                tiles.append((config, found[0]))
+        rows.append((names.get(wnid, wnid), tiles))
+    return make_rows(rows, height=CLASS_GRID_HEIGHT).pixels
+
+
+def write_pictures(out: Path, manifest: Manifest, pictures: Pictures) -> list[str]:
+    """Draw the card's pictures into `assets/` (each written atomically); return the paths written."""
+    written = []
+    if pictures.source_id is not None:
+        write_atomic(Path(out) / GRID_PATH, _png(family_picture(out, manifest, pictures.source_id)))
+        written.append(GRID_PATH)
+    if pictures.class_sources:
+        write_atomic(Path(out) / CLASS_GRID_PATH, _png(class_picture(out, manifest, pictures)))
+        written.append(CLASS_GRID_PATH)
+    return written

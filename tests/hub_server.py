@@ -2212,21 +2212,42 @@ def hub_api_fixture(hub_server: HubServer, monkeypatch: pytest.MonkeyPatch) -> H
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve a loopback Hub until interrupted: `python -m tests.hub_server [--root DIR] [--port N]`."""
+    """Serve a loopback Hub until interrupted: `python -m tests.hub_server [--data-dir DIR] [--port N]`.
+
+    Without `--data-dir` the repos live in a fresh temporary folder, removed when the server stops; nothing is
+    written into the current folder.
+    """
     import argparse
+    import shutil
+    import signal
     import time
 
     parser = argparse.ArgumentParser(description="A Hub-compatible test server on 127.0.0.1 (token hf_test_token).")
-    parser.add_argument("--root", type=Path, default=Path("hub-data"), help="where blobs are kept")
+    parser.add_argument(
+        "--data-dir",
+        "--root",
+        dest="data_dir",
+        type=Path,
+        help="where repos and blobs are kept (default: a temporary folder, removed on exit)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
-    server = HubServer(args.root, port=args.port).start()
-    print(f"serving {server.url} (token {server.token}, namespace ns); Ctrl-C to stop", flush=True)
+    temporary = args.data_dir is None
+    root = Path(tempfile.mkdtemp(prefix="ximagenet12-hub-")) if temporary else args.data_dir
+    server = HubServer(root, port=args.port).start()
+    kept = "temporary, removed on exit" if temporary else "kept"
+    print(f"serving {server.url} (token {server.token}, namespace ns), data in {root} ({kept}); Ctrl-C to stop",
+          flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
+        pass
+    finally:
         server.stop()
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
 import textwrap
+import urllib.request
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -435,3 +438,28 @@ def test_cut_off_upload_then_resume(hub_server: HubServer, folder: Path) -> None
     assert len(hub_server.lfs_uploads) == n_parquet
     assert len(hub_server.lfs_put_requests()) == n_parquet + 1  # + the failed attempt
     assert all(p.startswith(LFS_UPLOAD_PREFIX) for p in hub_server.lfs_put_requests())
+
+
+@pytest.mark.parametrize("data_dir", [False, True])
+def test_standalone_server_keeps_its_data_out_of_the_working_folder(tmp_path: Path, data_dir: bool) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    args = ["--port", "0"] + (["--data-dir", str(tmp_path / "kept")] if data_dir else [])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.hub_server", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        url, root = re.search(r"serving (\S+) .* data in (\S+) \(", proc.stdout.readline()).groups()
+        request = urllib.request.Request(f"{url}/api/whoami-v2", headers={"authorization": "Bearer hf_test_token"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.load(answer)["name"] == "ns"
+        assert Path(root).is_dir()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert list(cwd.iterdir()) == []
+    if data_dir:
+        assert Path(root) == tmp_path / "kept" and Path(root).is_dir()
+    else:
+        assert not Path(root).exists()

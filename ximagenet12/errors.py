@@ -10,6 +10,7 @@ EXIT_NETWORK = 5  # the Hub could not be reached
 EXIT_UPLOAD = 6  # an upload was cut off or refused
 EXIT_DATA = 7  # data that is not what it claims: checksum mismatch, predictions that do not match a build
 EXIT_MISSING_EXTRA = 8  # an optional dependency is not installed
+EXIT_WRITE = 9  # an output could not be written (disk full, file size limit, read-only folder)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 

@@ -237,8 +237,10 @@ class Manifest:
                 extra={k: v for k, v in data.items() if k not in known | {"classes", "configs", "files", "sources"}},
                 **scalars,
             )
-        except ManifestError:
-            raise
+        except ManifestError as exc:
+            if str(exc).startswith(str(source)):
+                raise
+            raise ManifestError(f"{source}: not a build manifest: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"{source}: not a build manifest: {type(exc).__name__}: {exc}") from None
         if not isinstance(manifest.seed, int) or not isinstance(manifest.versions, dict):

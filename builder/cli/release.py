@@ -7,16 +7,17 @@ import sys
 from pathlib import Path
 
 from ximagenet12 import manifest as mf
-
-from ..hub.errors import EXIT_FAULTS, EXIT_USAGE, PublishError
+from ximagenet12.errors import EXIT_FAULTS, EXIT_USAGE, EXIT_WRITE, XImageNet12Error
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     """Register `card`, `check` and `publish`."""
     p = sub.add_parser(
         "card",
-        help="(re)render DIR/README.md and its assets from the build manifest",
-        description="Render the dataset card (README.md) and its sample grid (assets/) from DIR/build_manifest.json.",
+        help="(re)render DIR/README.md and its pictures from the build manifest",
+        description="Render the dataset card (README.md) and its pictures (assets/) from DIR/build_manifest.json. "
+        "Each file is written to a temporary name and renamed, so an interrupted or failed write leaves the "
+        "previous file whole.",
     )
     p.add_argument("dir", type=Path, help="a build folder")
     p.add_argument("--repo-id", help="the Hub repo the card's loading examples name (default: <namespace>/ximagenet12)")
@@ -25,8 +26,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
         help="check a build folder for the Hub, its viewer and load_dataset",
-        description="Check the card's YAML, data-file patterns, counts, sizes, sha256s, row groups, page index "
-        "and streaming of every config. Prints one line per fault and exits 1 if there is any.",
+        description="Check the manifest, the card's YAML, data-file patterns, counts, sizes, sha256s, row groups, "
+        "page index and streaming of every config. Prints one line per fault and exits 1 if there is any. Files "
+        "that are not part of the release are listed as notes: publish leaves them out, so they are not faults.",
     )
     p.add_argument("dir", type=Path, help="a build folder")
     p.add_argument("--no-stream", action="store_true", help="skip reading each config's first rows in streaming")
@@ -35,9 +37,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "publish",
         help="upload a checked build folder to a Hugging Face dataset repo",
-        description="Check DIR, plan against the repo (files to add, change, delete) and upload only what changed. "
-        "The token comes from HF_TOKEN or the login cache (`hf auth login`); HF_ENDPOINT picks the Hub. "
-        "An interrupted upload resumes when the same command is run again.",
+        description="Check DIR with the card rendered for the repo, plan against the repo (files to add, change, "
+        "delete) and upload only what changed, in one commit. Deletes only remote files named like our shards "
+        "(data/<scenario>/<split>-NNNNN-of-NNNNN.parquet) that the build no longer has. The token comes from "
+        "HF_TOKEN or the login cache (`hf auth login`); HF_ENDPOINT picks the Hub. An interrupted upload resumes "
+        "when the same command is run again. DIR/README.md is rewritten (to the pushed card) only after a "
+        "successful push.",
     )
     p.add_argument("dir", type=Path, help="a build folder")
     p.add_argument("--repo-id", required=True, help="NAMESPACE/NAME of the dataset repo (created if missing)")
@@ -45,6 +50,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--create-pr", action="store_true", help="commit to a new pull request instead of main")
     p.add_argument("--tag", help="tag the published commit of main, e.g. v1.0")
     p.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
+    p.add_argument(
+        "--no-stream-check",
+        action="store_true",
+        help="skip check's streaming probe (every other check still runs); for a folder `check` already passed",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no upload progress bar")
     p.set_defaults(func=cmd_publish)
 
 
@@ -52,27 +63,30 @@ def cmd_card(args: argparse.Namespace) -> int:
     """`ximagenet12 card`."""
     from ..card import write_card
 
+    manifest = mf.read_manifest(args.dir)
     try:
-        manifest = mf.read_manifest(args.dir)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    write_card(args.dir, manifest, args.repo_id)
-    print(f"wrote {args.dir / 'README.md'}")
+        write_card(args.dir, manifest, args.repo_id)
+    except OSError as exc:
+        where = exc.filename or args.dir
+        raise XImageNet12Error(f"{where}: cannot write the card: {exc.strerror or exc}", EXIT_WRITE) from None
+    print(f"wrote {args.dir / mf.CARD_NAME}")
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """`ximagenet12 check`."""
-    from ..check import check_build
+    from ..check import check_folder
 
-    faults = check_build(args.dir, stream=not args.no_stream)
-    for fault in faults:
+    report = check_folder(args.dir, stream=not args.no_stream)
+    for fault in report.faults:
         print(fault)
-    if faults:
-        print(f"{args.dir}: {len(faults)} faults", file=sys.stderr)
+    for line in report.foreign_lines():
+        print(f"note: {line}")
+    if report.faults:
+        print(f"{args.dir}: {len(report.faults)} faults", file=sys.stderr)
         return EXIT_FAULTS
-    print(f"{args.dir}: ready to publish")
+    left_out = f" ({len(report.foreign)} files that are not part of it are left out)" if report.foreign else ""
+    print(f"{args.dir}: ready to publish{left_out}")
     return 0
 
 
@@ -81,23 +95,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from ..hub.publish import publish
 
     if args.repo_id.count("/") != 1 or not all(args.repo_id.split("/")):
-        print(f"error: --repo-id must be NAMESPACE/NAME, not {args.repo_id!r}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        result = publish(
-            args.dir,
-            args.repo_id,
-            private=args.private,
-            create_pr=args.create_pr,
-            tag=args.tag,
-            dry_run=args.dry_run,
-        )
-    except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise XImageNet12Error(f"--repo-id must be NAMESPACE/NAME, not {args.repo_id!r}", EXIT_USAGE)
+    result = publish(
+        args.dir,
+        args.repo_id,
+        private=args.private,
+        create_pr=args.create_pr,
+        tag=args.tag,
+        dry_run=args.dry_run,
+        stream_check=not args.no_stream_check,
+        progress=False if args.no_progress else None,
+    )
     if not args.dry_run and result.pr_url is None:
         from ..card import default_config
 

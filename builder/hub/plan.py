@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ximagenet12 import manifest as mf
 from ximagenet12.manifest import Manifest
@@ -68,9 +68,12 @@ def git_blob_oid(data: bytes) -> str:
 
 
 def ours(path: str) -> bool:
-    """Whether a remote path is a shard of one of our configs (`data/<scenario>/...`), so ours to delete."""
-    parts = PurePosixPath(path).parts
-    return len(parts) >= 3 and parts[0] == mf.DATA_DIR and parts[1] in SCENARIOS
+    """Whether a remote path is named like one of our shards (`data/<scenario>/<split>-NNNNN-of-NNNNN.parquet`).
+
+    Only such files are ever deleted by a publish: anything else in the repo (a user's notes, another config's
+    files, even other files under our config folders) is left alone.
+    """
+    return mf.is_shard_path(path, set(SCENARIOS))
 
 
 def _same(remote, local: Path, sha256: str | None, content: bytes | None) -> bool:
@@ -90,14 +93,19 @@ def plan_publish(
     repo_id: str,
     remote: dict | None,
     head: str | None = None,
-    overrides: dict[str, bytes] | None = None,
+    card: bytes | None = None,
 ) -> PublishPlan:
-    """Compare the folder's release files with the remote tree (`path -> RepoFile`, None if no repo)."""
+    """Compare the release files with the remote tree (`path -> RepoFile`, None if no repo).
+
+    `card` is the README.md to publish in place of the folder's (rendered for `repo_id`); its links decide which
+    pictures belong to the release. Remote files named like our shards and absent from the build are deleted.
+    """
     out = Path(out)
-    overrides = overrides or {}
     hashes = {f.path: f.sha256 for f in manifest.files}
+    overrides = {mf.CARD_NAME: card} if card is not None else {}
+    card_text = card.decode("utf-8") if card is not None else None
     plan = PublishPlan(repo_id, remote is not None, head)
-    local = sorted(set(published_files(out, manifest)) | set(overrides))
+    local = sorted(set(published_files(out, manifest, card_text)) | set(overrides))
     for path in local:
         content = overrides.get(path)
         size = len(content) if content is not None else (out / path).stat().st_size
@@ -113,11 +121,3 @@ def plan_publish(
         if path not in mine and ours(path):
             plan.changes.append(Change("delete", path, there.size))
     return plan
-
-
-def delete_patterns(plan: PublishPlan, manifest: Manifest) -> list[str]:
-    """`data/<config>/*` for our configs the build no longer has, and the exact paths of other stale shards."""
-    built = {f.config for f in manifest.files}
-    gone = sorted({PurePosixPath(p).parts[1] for p in plan.paths("delete")} - built)
-    stale = [p for p in plan.paths("delete") if PurePosixPath(p).parts[1] in built]
-    return [f"data/{config}/*" for config in gone] + stale

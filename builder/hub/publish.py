@@ -1,22 +1,30 @@
-"""Publishing a checked build folder to a Hub dataset repo: plan against the remote, upload what changed, tag."""
+"""Publishing a checked build folder to a Hub dataset repo: plan against the remote, upload what changed, tag.
+
+The whole release goes in one commit (`create_commit`), so the repo never shows half a build. The card is rendered
+for the repo in memory and checked as it will be uploaded; the local folder is touched only after the push
+succeeded, to make its README.md the card that was pushed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from ximagenet12 import manifest as mf
 from ximagenet12.manifest import Manifest
+from ximagenet12.provenance import write_atomic
 
-from ..card import render_card, write_card
-from ..check import README, check_build
-from ..sample_grid import pick_source
+from ..card import render_card_for
+from ..check import README, check_folder
 from .errors import EXIT_AUTH, EXIT_FAULTS, EXIT_UPLOAD, EXIT_USAGE, PublishError, hub_errors, status_of
-from .plan import PublishPlan, delete_patterns, plan_publish
+from .plan import PublishPlan, plan_publish
 
 REPO_TYPE = "dataset"
-IGNORE = [f"{mf.STATE_DIR}/*", "*.partial"]
+FOREIGN_SHOWN = 20
 
 Log = Callable[[str], None]
 
@@ -64,6 +72,16 @@ def _commit_text(manifest: Manifest, plan: PublishPlan) -> tuple[str, str]:
     return title, body
 
 
+def _log_foreign(foreign: list[str], log: Log) -> None:
+    if not foreign:
+        return
+    log(f"note: {len(foreign)} files in the folder are not part of the release; publish leaves them out:")
+    for path in foreign[:FOREIGN_SHOWN]:
+        log(f"  {path}")
+    if len(foreign) > FOREIGN_SHOWN:
+        log(f"  ... and {len(foreign) - FOREIGN_SHOWN} more (`ximagenet12 check` lists them all)")
+
+
 def publish(
     out: Path,
     repo_id: str,
@@ -72,9 +90,15 @@ def publish(
     create_pr: bool = False,
     tag: str | None = None,
     dry_run: bool = False,
+    stream_check: bool = True,
+    progress: bool | None = None,
     log: Log = print,
 ) -> PublishResult:
-    """Plan the folder against the repo, check it, and (unless `dry_run`) create the repo, upload and tag."""
+    """Check the folder with the card rendered for `repo_id`, plan against the repo, and (unless `dry_run`) upload.
+
+    `stream_check=False` skips check's streaming probe (every other check still runs). `progress`: show one upload
+    bar (default: unless huggingface_hub's progress bars are disabled).
+    """
     from huggingface_hub import HfApi, get_token
 
     out = Path(out)
@@ -87,18 +111,19 @@ def publish(
     manifest = mf.read_manifest(out)
     if get_token() is None and not dry_run:
         raise PublishError("no Hugging Face token: set HF_TOKEN or run `hf auth login`", EXIT_AUTH)
+    card = render_card_for(out, manifest, repo_id)
     api = HfApi()
     with hub_errors(repo_id):
         remote, head = _remote_tree(api, repo_id)
-        card = _card_for(out, manifest, repo_id, write=not dry_run)
-        faults = check_build(out)
-        if faults:
-            for fault in faults:
+        report = check_folder(out, stream=stream_check, card_text=card)
+        if report.faults:
+            for fault in report.faults:
                 log(f"fault: {fault}")
             raise PublishError(
-                f"{out} fails `ximagenet12 check` ({len(faults)} faults); refusing to publish", EXIT_FAULTS
+                f"{out} fails `ximagenet12 check` ({len(report.faults)} faults); refusing to publish", EXIT_FAULTS
             )
-        plan = plan_publish(out, manifest, repo_id, remote, head, overrides={README: card})
+        _log_foreign(report.foreign, log)
+        plan = plan_publish(out, manifest, repo_id, remote, head, card=card.encode("utf-8"))
         log(plan.describe() if dry_run else plan.summary())
         if tag and remote is not None:
             tagged = _existing_tag(api, repo_id, tag)
@@ -110,31 +135,37 @@ def publish(
             api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
             log(f"created {'private ' if private else ''}dataset repo {repo_id}")
             remote, head = _remote_tree(api, repo_id)
-            plan = plan_publish(out, manifest, repo_id, remote, head)
+            plan = plan_publish(out, manifest, repo_id, remote, head, card=card.encode("utf-8"))
         elif private:
             log(f"note: {repo_id} exists; --private only applies when the repo is created")
-        result = _commit(api, out, manifest, plan, create_pr, log)
+        result = _commit(api, out, manifest, plan, card, create_pr, progress, log)
         if tag:
             _tag(api, repo_id, tag, result.commit, log)
             result.tag = tag
+    _keep_card(out, card, log)
     return result
 
 
-def _card_for(out: Path, manifest: Manifest, repo_id: str, *, write: bool) -> bytes:
-    """The card naming `repo_id` in its examples, written into the folder (with its grid) when `write`."""
-    if write:
-        return write_card(out, manifest, repo_id).encode()
-    return render_card(manifest, repo_id, pick_source(out, manifest, manifest.built_configs())).encode()
+def _keep_card(out: Path, card: str, log: Log) -> None:
+    """After a successful push, make the folder's README.md the card that was pushed."""
+    path = out / README
+    try:
+        if not path.is_file() or path.read_text(encoding="utf-8") != card:
+            write_atomic(path, card)
+    except OSError as exc:
+        log(f"note: published, but {path} could not be updated to the pushed card ({exc.strerror or exc})")
 
 
-def _commit(api, out: Path, manifest: Manifest, plan: PublishPlan, create_pr: bool, log: Log) -> PublishResult:
+def _commit(
+    api, out: Path, manifest: Manifest, plan: PublishPlan, card: str, create_pr: bool, progress: bool | None, log: Log
+) -> PublishResult:
     """Upload the plan's changes in one commit (or pull request); no commit at all when the plan is empty."""
     result = PublishResult(plan, commit=plan.head)
     if plan.empty:
         log(f"nothing to publish: {plan.repo_id} already holds this build")
         return result
     title, body = _commit_text(manifest, plan)
-    info = _upload(api, out, plan.repo_id, plan, manifest, title, body, create_pr)
+    info = _upload(api, out, plan, card, title, body, create_pr, progress)
     result.commit, result.commit_url, result.pr_url = info.oid, info.commit_url, info.pr_url
     log(f"committed {info.oid[:12]}: {info.commit_url}")
     if info.pr_url:
@@ -151,20 +182,57 @@ def _tag(api, repo_id: str, tag: str, commit: str, log: Log) -> None:
         log(f"tag {tag} already marks this build")
 
 
-def _upload(
-    api, out: Path, repo_id: str, plan: PublishPlan, manifest: Manifest, title: str, body: str, create_pr: bool
-):
-    """upload_folder limited to the planned files; an interrupted upload is resumed by running publish again."""
+@contextmanager
+def upload_bar(total: int, repo_id: str, enabled: bool | None) -> Iterator[tqdm]:
+    """One bar for the whole upload, by bytes, with huggingface_hub's own (per-file) bars off meanwhile.
+
+    `enabled=None` shows it unless huggingface_hub's bars are disabled. `HF_HUB_DISABLE_PROGRESS_BARS=0` asks for
+    huggingface_hub's own bars explicitly: they are then left on and this bar is not shown.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    forced = constants.HF_HUB_DISABLE_PROGRESS_BARS is False
+    was_disabled = are_progress_bars_disabled()
+    show = (not was_disabled if enabled is None else enabled) and not forced
+    if not forced:
+        disable_progress_bars()
     try:
-        return api.upload_folder(
-            repo_id=repo_id,
-            repo_type=REPO_TYPE,
-            folder_path=out,
-            allow_patterns=plan.paths("add", "change"),
-            ignore_patterns=IGNORE,
-            delete_patterns=delete_patterns(plan, manifest) or None,
+        with tqdm(
+            total=total, unit="B", unit_scale=True, unit_divisor=1000, desc=f"upload to {repo_id}",
+            disable=not show, dynamic_ncols=True,
+        ) as bar:  # fmt: skip
+            yield bar
+    finally:
+        if not forced and not was_disabled:
+            enable_progress_bars()
+
+
+def _upload(api, out: Path, plan: PublishPlan, card: str, title: str, body: str, create_pr: bool, progress):
+    """Send each changed file (the bar advancing as each is stored), then commit them all and the deletions at once.
+
+    Files are stored before the commit, so an interrupted upload commits nothing, and running publish again
+    sends only what the Hub does not hold yet.
+    """
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    sizes = {c.path: c.size for c in plan.changes}
+    additions = [
+        CommitOperationAdd(path, card.encode("utf-8") if path == README else str(out / path))
+        for path in plan.paths("add", "change")
+    ]
+    deletions = [CommitOperationDelete(path) for path in plan.paths("delete")]
+    try:
+        with upload_bar(plan.upload_bytes, plan.repo_id, progress) as bar:
+            for addition in additions:
+                api.preupload_lfs_files(plan.repo_id, [addition], repo_type=REPO_TYPE, create_pr=create_pr)
+                bar.update(sizes[addition.path_in_repo])
+        return api.create_commit(
+            plan.repo_id,
+            operations=[*deletions, *additions],
             commit_message=title,
             commit_description=body,
+            repo_type=REPO_TYPE,
             create_pr=create_pr,
             parent_commit=plan.head,
         )
@@ -172,7 +240,8 @@ def _upload(
         cause = exc.__cause__
         if cause is not None and status_of(cause) in (401, 403):
             raise cause from None
-        reason = f": {cause}" if cause is not None else ""
+        reason = str(cause).strip().splitlines()[0] if cause is not None and str(cause).strip() else ""
+        reason = f": {reason}" if reason else ""
         raise PublishError(
             f"upload cut off ({exc}{reason}); nothing was committed. Run the same command again to resume: "
             "files already uploaded are not sent again",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -21,10 +22,18 @@ REPO = "ns/ximagenet12"
 
 
 def run_cli(
-    server: HubServer | None, *args: str, env: Mapping[str, str] | None = None, timeout: float = 300
+    server: HubServer | None, *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess:
-    """`ximagenet12 ARGS` in a subprocess, pointed at `server` (token, endpoint, no Xet) when one is given."""
-    environ = hub_env(server, extra=env) if server is not None else None
+    """`ximagenet12 ARGS` in a subprocess, pointed at `server` (token, endpoint, no Xet) when one is given.
+
+    `env` adds to (or, with None values, removes from) the environment.
+    """
+    environ = dict(hub_env(server) if server is not None else os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            environ.pop(key, None)
+        else:
+            environ[key] = value
     return subprocess.run(
         [sys.executable, "-m", "ximagenet12_builder.cli", *args],
         env=environ,

@@ -5,25 +5,34 @@ from __future__ import annotations
 import copy
 import json
 import re
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import yaml
 from huggingface_hub import DatasetCard
 from ximagenet12_builder.card import (
+    DATASETS_NEWEST,
+    DATASETS_OLDEST,
     LICENCE_LINK,
     REPO_PLACEHOLDER,
     card_data,
+    greyscale_noops,
     render_card,
     size_category,
 )
 from ximagenet12_builder.cli import main
 from ximagenet12_builder.pipeline import BuildOptions, run_build
-from ximagenet12_builder.sample_grid import GRID_PATH, pick_source
+from ximagenet12_builder.sample_grid import CLASS_GRID_PATH, GRID_PATH
 
 from ximagenet12 import manifest as mf
+from ximagenet12.errors import EXIT_WRITE
 from ximagenet12.features import features
 from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS
 
@@ -35,6 +44,7 @@ def raw_manifest(out: Path) -> dict:
 
 def built_configs(manifest: dict) -> list[str]:
     return mf.Manifest.from_dict(manifest).built_configs()
+
 
 CARD_DIR = Path(__file__).resolve().parents[2] / "dataset_card"
 
@@ -143,27 +153,157 @@ def test_body_has_loading_evaluation_limitations_licence_and_citation(synthetic_
     assert "ImageNet-1k **train** images" in section(text, "Limitations")
     licence = section(text, "Licence")
     assert "published no licence" in licence and LICENCE_LINK in licence
-    citation = section(text, "Citation")
-    assert "@misc{" in citation and "2310.08182" in citation and "XIMAGENET-12" in citation
     assert "$" not in text
 
 
-def test_sample_grid_shows_one_source_through_every_config(synthetic_build: Path) -> None:
-    manifest = mf.read_manifest(synthetic_build)
+def _bibtex_fields(entry: str) -> dict[str, str]:
+    """field -> value of one BibTeX entry (one `name = {value}` per field, values may span lines)."""
+    fields = re.findall(r"(\w+)\s*=\s*\{(.*?)\},?\n(?=\s*\w+\s*=|\})", entry, flags=re.S)
+    return {name.lower(): " ".join(value.split()) for name, value in fields}
+
+
+def test_the_citation_is_the_authors_own_then_the_preprint(synthetic_build: Path) -> None:
+    citation = section((synthetic_build / "README.md").read_text(), "Citation")
+    assert "github.com/ComputerVisionFans/XIMAGENET-12" in citation
+    entries = re.split(r"\n(?=@)", citation.split("```bibtex", 1)[1].split("```", 1)[0].strip())
+    assert [e.split("{", 1)[0] for e in entries] == ["@inproceedings", "@misc"]
+    authors = _bibtex_fields(entries[0])
+    # Copied by hand from the authors' README (github.com/ComputerVisionFans/XIMAGENET-12, "Citation").
+    assert authors["author"] == (
+        "Qiang Li and Dan Zhang and Shengzhao Lei and Xun Zhao and WeiWei Li and Porawit Kamnoedboon and "
+        "Junhao Dong and Shuyan Li"
+    )
+    assert authors["booktitle"] == "Synthetic Data for Computer Vision Workshop @ CVPR 2024"
+    assert authors["year"] == "2024" and authors["url"] == "https://openreview.net/forum?id=4tbbxtGwou"
+    assert authors["title"] == "{XIMAGENET}-12: An Explainable Visual Benchmark Dataset for Model Robustness Evaluation"
+    preprint = _bibtex_fields(entries[1])
+    assert preprint["eprint"] == "2310.08182" and preprint["archiveprefix"] == "arXiv"
+
+
+def test_class_order_is_called_our_convention(synthetic_build: Path) -> None:
+    classes = section((synthetic_build / "README.md").read_text(), "Classes")
+    assert "the order the authors' training script used" not in classes
+    assert "this release's convention" in classes and "never states an order" in classes
+
+
+def test_greyscale_noops_are_the_colour_scenarios() -> None:
+    # A grey pixel has saturation 0: setting or rotating its hue, or taking its luma, gives it back.
+    assert greyscale_noops() == ["color_r", "color_g", "color_b", "color_rainbow", "color_grey"]
+
+
+def test_card_counts_greyscale_sources_and_background_photos(synthetic_build: Path) -> None:
+    manifest = copy.deepcopy(raw_manifest(synthetic_build))
+    manifest["sources"].update(greyscale_sources=3, background_photos=5, background_classes=["n02123159", "n01440764"])
+    configs = section(render_card(mf.Manifest.from_dict(manifest)), "Configs and splits")
+    annotated = manifest["sources"]["annotated"]
+    assert f"3 of the {annotated} source images are greyscale" in configs
+    assert "`color_r`, `color_g`, `color_b`, `color_rainbow`, `color_grey` change nothing" in configs
+    assert "5 background photos of 2 classes (`n02123159`, `n01440764`)" in configs
+    assert "outside* the label set" in configs and "tiger-cat" in configs
+
+    manifest["sources"].update(greyscale_sources=0, background_photos=0, background_classes=[])
+    configs = section(render_card(mf.Manifest.from_dict(manifest)), "Configs and splits")
+    assert f"None of the {annotated} source images is greyscale" in configs
+    assert "no background photos" in configs
+
+
+def test_static_text_says_backgrounds_come_from_outside_the_label_set() -> None:
+    static = " ".join(" ".join(p.read_text().split()) for p in sorted(CARD_DIR.glob("*.md")))
+    for old in ("photo of another class", "order the authors' training script used"):
+        assert old not in static
+    assert "outside the label set" in static
+
+
+def test_loading_section_states_the_tested_datasets_range(synthetic_build: Path) -> None:
+    loading = " ".join(section((synthetic_build / "README.md").read_text(), "How to load").split())
+    assert f"Any `datasets` from {DATASETS_OLDEST} on" in loading
+    assert f"with {DATASETS_OLDEST} and {DATASETS_NEWEST}" in loading
+
+
+def _coverage_of_sources(sources: Path) -> dict[str, float]:
+    """Object fraction of every synthetic source, read from its V7 mask file (red on black) with OpenCV alone."""
+    out = {}
+    for path in sorted((sources / "masks").rglob("*.png")):
+        red = cv2.imread(str(path), cv2.IMREAD_COLOR)[..., 2]
+        out[path.stem] = float(np.count_nonzero(red)) / red.size
+    return out
+
+
+def _ids_per_config(build: Path) -> dict[str, set[str]]:
+    ids: dict[str, set[str]] = {}
+    for path in sorted((build / "data").rglob("*.parquet")):
+        found = pq.read_table(path, columns=["source_id"])["source_id"].to_pylist()
+        ids.setdefault(path.parent.name, set()).update(found)
+    return ids
+
+
+def _png(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def test_sample_grid_shows_the_source_closest_to_a_third_in_every_config(
+    synthetic_build: Path, synthetic_sources: Path
+) -> None:
     text = (synthetic_build / "README.md").read_text()
-    assert f"]({GRID_PATH})" in text
-    source = pick_source(synthetic_build, manifest, manifest.built_configs())
-    assert f"Source `{source}`" in text
-    grid = cv2.imdecode(np.frombuffer((synthetic_build / GRID_PATH).read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
-    tiles = len(manifest.built_configs()) + 1  # every config, and the original's mask
-    rows = -(-tiles // 5)
-    assert grid.shape[1] == 5 * 200 and grid.shape[0] % rows == 0
+    coverage = _coverage_of_sources(synthetic_sources)
+    ids = _ids_per_config(synthetic_build)
+    presence = {sid: sum(sid in found for found in ids.values()) for sid in coverage}
+    candidates = [sid for sid in sorted(coverage) if presence[sid] == max(presence.values())]
+    expected = min(candidates, key=lambda sid: abs(coverage[sid] - 1 / 3))
+    assert f"Source `{expected}`" in text and f"]({GRID_PATH})" in text
+
+    grid = _png(synthetic_build / GRID_PATH)
+    families = [
+        ("original", "seg_img", "transparent"),
+        ("blur_bg", "blur_obj", "bright_bg", "bright_fg"),
+        ("color_r", "color_g", "color_b", "color_rainbow", "color_grey"),
+        ("rand_bg", "ai_bg"),
+        ("no_fg", "only_bg_t", "mixed_same", "mixed_rand", "mixed_next"),
+    ]
+    rows = [f for f in families if any(expected in ids.get(c, set()) for c in f)]
+    label, tile, gap, title = 22, 150, 4, 120
+    assert grid.shape[0] == len(rows) * (label + tile + gap) - gap
+    # Every tile is one height and keeps its aspect: a synthetic source is 96x128, so a row of n tiles of it is
+    # title + n * (200 + gap) - gap wide; the widest row sets the picture's width.
+    widest = max(sum(expected in ids.get(c, set()) for c in f) for f in families)
+    assert grid.shape[1] == title + widest * (200 + gap) - gap
+    ys, xs = np.nonzero(np.all(grid == (255, 214, 0), axis=2))
+    assert len(ys) > 50, "the original carries its mask's outline"
+    assert ys.min() >= label and ys.max() < label + tile and xs.min() >= title and xs.max() < title + 200
+
+
+def test_class_grid_shows_one_source_of_every_class(synthetic_build: Path, synthetic_sources: Path) -> None:
+    text = (synthetic_build / "README.md").read_text()
+    manifest = raw_manifest(synthetic_build)
+    assert f"]({CLASS_GRID_PATH})" in text
+    assert "as `original`, `rand_bg`, `seg_img`." in text
+    grid = _png(synthetic_build / CLASS_GRID_PATH)
+    coverage = _coverage_of_sources(synthetic_sources)
+    with_sources = [c for c in manifest["classes"] if any(sid.startswith(c["wnid"]) for sid in coverage)]
+    assert grid.shape[0] == len(with_sources) * (22 + 120 + 4) - 4
+    missing = [c["name"] for c in manifest["classes"] if c not in with_sources]
+    assert f"No source of {', '.join(missing)} is in all of them." in text
+    # Tiles 120 px high, aspect kept: sources are 96x128 (160 wide), rand_bg takes its 80x120 photo's size (180).
+    assert grid.shape[1] == 120 + 160 + 4 + 180 + 4 + 160
+    # Row k shows class k's source closest to a third as `original`: compare the tile with the source JPEG.
+    for k, cls in enumerate(with_sources):
+        mine = {sid: f for sid, f in coverage.items() if sid.startswith(cls["wnid"])}
+        pick = min(sorted(mine), key=lambda sid: abs(mine[sid] - 1 / 3))
+        source = _png(synthetic_sources / "image" / cls["wnid"] / f"{pick}.JPEG")
+        expected = cv2.resize(source, (160, 120), interpolation=cv2.INTER_LINEAR).astype(int)
+        top = k * (22 + 120 + 4) + 22
+        tile = grid[top : top + 120, 120 : 120 + 160].astype(int)
+        assert np.abs(tile - expected).mean() < 3
+        for other in sorted(set(mine) - {pick}):
+            image = cv2.resize(_png(synthetic_sources / "image" / cls["wnid"] / f"{other}.JPEG"), (160, 120))
+            assert np.abs(tile - image.astype(int)).mean() > 3
 
 
 def test_card_command_rerenders_the_same_bytes(build: Path) -> None:
-    before = {p: (build / p).read_bytes() for p in ("README.md", GRID_PATH)}
+    before = {p: (build / p).read_bytes() for p in ("README.md", GRID_PATH, CLASS_GRID_PATH)}
     (build / "README.md").write_text("hand-edited\n")
     (build / GRID_PATH).unlink()
+    (build / CLASS_GRID_PATH).write_bytes(b"stale")
     assert main(["card", str(build)]) == 0
     assert {p: (build / p).read_bytes() for p in before} == before
 
@@ -218,3 +358,41 @@ def test_card_data_round_trips_through_datasets(synthetic_build: Path) -> None:
     infos = DatasetInfosDict.from_dataset_card_data(data)
     assert set(infos) == set(configs) == set(built_configs(manifest))
     assert infos["rand_bg"].features == features([c["name"] for c in manifest["classes"]])
+
+
+def test_a_card_write_cut_short_by_a_full_disk_leaves_the_previous_files(build: Path) -> None:
+    """A file size limit (as a full disk does) stops the first write: one line, EXIT_WRITE, nothing half-written."""
+    files = ("README.md", GRID_PATH, CLASS_GRID_PATH)
+    before = {p: (build / p).read_bytes() for p in files}
+    (build / CLASS_GRID_PATH).write_bytes(b"stale")  # make the card differ from what it would write
+    before[CLASS_GRID_PATH] = b"stale"
+    limit = min(len(before[GRID_PATH]), len(before["README.md"])) // 2
+
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    run = subprocess.run(
+        [sys.executable, "-m", "ximagenet12_builder.cli", "card", str(build)],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit_file_size,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == EXIT_WRITE, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ximagenet12 card: error: ")
+    assert "cannot write the card" in lines[0] and "File too large" in lines[0]
+    assert {p: (build / p).read_bytes() for p in files} == before
+    assert [p.name for p in build.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_card_of_a_folder_that_is_not_a_build(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["card", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"ximagenet12 card: error: {tmp_path / mf.MANIFEST_NAME}: no build manifest; is {tmp_path} the output of "
+        "`ximagenet12 build`?"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ import re
 import socket
 from pathlib import Path
 
+import pytest
 from ximagenet12_builder.hub.errors import EXIT_AUTH, EXIT_FAULTS, EXIT_NETWORK, EXIT_NOT_FOUND, EXIT_UPLOAD, EXIT_USAGE
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 
@@ -31,8 +32,16 @@ def undecoded(ds):
 """
 
 
-def publish(server: HubServer, out: Path, *extra: str, env: dict | None = None):
-    return run_cli(server, "publish", str(out), "--repo-id", REPO, *extra, env=env)
+def publish(
+    server: HubServer, out: Path, *extra: str, env: dict | None = None, stream_check: bool = False
+):
+    """`ximagenet12 publish OUT --repo-id ns/ximagenet12 EXTRA`; check's streaming probe only when asked for.
+
+    One test (test_publish_then_load_back_normal_and_streaming) runs the full check; the rest skip the probe with
+    the documented `--no-stream-check`, which every other check still runs under.
+    """
+    probe = () if stream_check else ("--no-stream-check",)
+    return run_cli(server, "publish", str(out), "--repo-id", REPO, *probe, *extra, env=env)
 
 
 def rebuild(sources: Path, out: Path, **options) -> None:
@@ -40,12 +49,18 @@ def rebuild(sources: Path, out: Path, **options) -> None:
     assert report.complete
 
 
+def snapshot(out: Path) -> dict[str, bytes]:
+    """Every file under a folder (private build state included), with its bytes."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
 def lfs_files(out: Path) -> list[str]:
     return [p for p in release(out) if p.endswith((".parquet", ".png"))]
 
 
+@pytest.mark.slow
 def test_publish_then_load_back_normal_and_streaming(hub_server: HubServer, build: Path) -> None:
-    run = publish(hub_server, build, "--tag", "v1.0")
+    run = publish(hub_server, build, "--tag", "v1.0", stream_check=True)
     assert run.returncode == 0, run.stderr
     assert remote(hub_server) == release(build)
     assert hub_server.refs(REPO)["refs/tags/v1.0"] == hub_server.refs(REPO)["refs/heads/main"]
@@ -71,6 +86,7 @@ for split in ("train", "test"):
         assert local and all(rows == local for rows in from_hub)
 
 
+@pytest.mark.slow
 def test_the_cards_loading_examples_run_against_the_hub(hub_server: HubServer, build: Path) -> None:
     assert publish(hub_server, build).returncode == 0
     text = (build / "README.md").read_text()
@@ -81,6 +97,7 @@ def test_the_cards_loading_examples_run_against_the_hub(hub_server: HubServer, b
         hub_server.run(snippet + "\nemit('ok')\n", timeout=300)
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_plan_and_changes_nothing(hub_server: HubServer, build: Path) -> None:
     readme = (build / "README.md").read_bytes()
     run = publish(hub_server, build, "--dry-run")
@@ -94,6 +111,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(hub_server: HubServer, buil
     assert (build / "README.md").read_bytes() == readme
 
 
+@pytest.mark.slow
 def test_republishing_an_unchanged_build_uploads_nothing(hub_server: HubServer, build: Path) -> None:
     assert publish(hub_server, build).returncode == 0
     before = hub_server.commits(REPO)
@@ -108,6 +126,7 @@ def test_republishing_an_unchanged_build_uploads_nothing(hub_server: HubServer, 
     assert f"add 0, change 0, delete 0, unchanged {len(release(build))}" in dry.stdout
 
 
+@pytest.mark.slow
 def test_a_publish_cut_off_mid_upload_completes_when_rerun(hub_server: HubServer, build: Path) -> None:
     hub_server.fail_next_lfs_uploads = 1
     cut = publish(hub_server, build)
@@ -123,11 +142,19 @@ def test_a_publish_cut_off_mid_upload_completes_when_rerun(hub_server: HubServer
     assert len(hub_server.lfs_uploads) == len({(build / p).read_bytes() for p in lfs_files(build)})
 
 
-def test_a_rebuild_without_one_config_deletes_exactly_its_files(
+@pytest.mark.slow
+def test_a_rebuild_without_one_config_deletes_exactly_its_shards(
     hub_server: HubServer, build: Path, synthetic_sources: Path
 ) -> None:
     assert publish(hub_server, build).returncode == 0
-    hub_server.commit_files(REPO, {"notes/provenance.txt": "kept", "data/their_config/x.parquet": b"\x00theirs"})
+    theirs = {
+        "notes/provenance.txt": b"kept",
+        "data/their_config/x.parquet": b"\x00theirs",
+        "data/blur_bg/user_notes.txt": b"mine",
+        "data/mixed_next/notes.txt": b"mine too",
+        "data/mixed_next/train-extra.parquet": b"\x00not named like a shard of ours",
+    }
+    hub_server.commit_files(REPO, theirs)
     dropped = sorted(p for p in release(build) if p.startswith("data/mixed_next/"))
     assert dropped
 
@@ -135,16 +162,17 @@ def test_a_rebuild_without_one_config_deletes_exactly_its_files(
     rebuild(synthetic_sources, build, configs=kept)
     dry = publish(hub_server, build, "--dry-run")
     assert all(re.search(rf"^  delete +{re.escape(p)} ", dry.stdout, flags=re.M) for p in dropped)
+    assert len(re.findall(r"^  delete ", dry.stdout, flags=re.M)) == len(dropped)
     run = publish(hub_server, build)
     assert run.returncode == 0, run.stderr
 
     last = hub_server.commits(REPO)[-1]
     assert sorted(last.deleted) == dropped
     assert "README.md" in last.added and not any(p.startswith("data/") for p in last.added)
-    extra = {"notes/provenance.txt": b"kept", "data/their_config/x.parquet": b"\x00theirs"}
-    assert remote(hub_server) == {**release(build), **extra}
+    assert remote(hub_server) == {**release(build), **theirs}
 
 
+@pytest.mark.slow
 def test_stale_shards_of_a_kept_config_are_replaced(
     hub_server: HubServer, build: Path, synthetic_sources: Path
 ) -> None:
@@ -159,6 +187,7 @@ def test_stale_shards_of_a_kept_config_are_replaced(
     assert remote(hub_server) == release(build)
 
 
+@pytest.mark.slow
 def test_create_pr_leaves_main_alone_and_tags_are_never_moved(hub_server: HubServer, build: Path) -> None:
     assert publish(hub_server, build, "--tag", "v1.0").returncode == 0
     main_before = hub_server.refs(REPO)["refs/heads/main"]
@@ -180,14 +209,79 @@ def test_create_pr_leaves_main_alone_and_tags_are_never_moved(hub_server: HubSer
     assert hub_server.refs(REPO)["refs/heads/main"] == main_before
 
 
-def test_a_folder_that_fails_check_is_refused(hub_server: HubServer, build: Path) -> None:
-    (build / "loader.py").write_text("")
+@pytest.mark.slow
+def test_a_folder_that_fails_check_is_refused_and_left_alone(hub_server: HubServer, build: Path) -> None:
+    path = next(f.path for f in mf.read_manifest(build).files if f.config == "blur_bg")
+    data = bytearray((build / path).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (build / path).write_bytes(bytes(data))
+    before = snapshot(build)
     run = publish(hub_server, build)
     assert run.returncode == EXIT_FAULTS
-    assert "fault: loader.py: a Python file" in run.stdout and "refusing to publish" in run.stderr
+    assert f"fault: {path}: sha256 differs from the manifest's" in run.stdout
+    assert "refusing to publish" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not hub_server.repo_exists(REPO)
+    assert snapshot(build) == before
 
 
+def test_a_folder_that_is_not_a_build(hub_server: HubServer, tmp_path: Path) -> None:
+    run = publish(hub_server, tmp_path)
+    assert run.returncode == EXIT_USAGE
+    assert run.stderr.strip().splitlines() == [
+        f"ximagenet12 publish: error: {tmp_path / mf.MANIFEST_NAME}: no build manifest; is {tmp_path} the output of "
+        "`ximagenet12 build`?"
+    ]
+    assert not hub_server.repo_exists(REPO) and list(tmp_path.iterdir()) == [tmp_path / "hub"]
+
+
+@pytest.mark.slow
+def test_foreign_files_stay_local_and_do_not_stop_a_publish(hub_server: HubServer, build: Path) -> None:
+    (build / "notes.txt").write_text("mine")
+    (build / "data" / "blur_bg" / "user_notes.txt").write_text("mine")
+    (build / "loader.py").write_text("print('a script of mine')")
+    run = publish(hub_server, build)
+    assert run.returncode == 0, run.stderr
+    assert "note: 3 files in the folder are not part of the release; publish leaves them out:" in run.stdout
+    assert remote(hub_server) == release(build)
+    assert not {"notes.txt", "data/blur_bg/user_notes.txt", "loader.py"} & set(remote(hub_server))
+    assert (build / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_the_local_card_changes_only_after_a_successful_push(hub_server: HubServer, build: Path) -> None:
+    placeholder = (build / "README.md").read_bytes()
+    assert b'load_dataset("<namespace>/ximagenet12"' in placeholder
+    before = snapshot(build)
+
+    secret = "hf_not_a_valid_token_0123456789"
+    assert publish(hub_server, build, env={"HF_TOKEN": secret}).returncode == EXIT_AUTH
+    assert snapshot(build) == before
+    assert publish(hub_server, build, "--dry-run").returncode == 0
+    assert snapshot(build) == before
+    hub_server.fail_next_lfs_uploads = 1
+    assert publish(hub_server, build).returncode == EXIT_UPLOAD
+    assert snapshot(build) == before
+
+    assert publish(hub_server, build).returncode == 0
+    pushed = remote(hub_server)["README.md"]
+    assert b'load_dataset("ns/ximagenet12", "rand_bg"' in pushed
+    assert (build / "README.md").read_bytes() == pushed
+    assert {p: b for p, b in snapshot(build).items() if p != "README.md"} == {
+        p: b for p, b in before.items() if p != "README.md"
+    }
+
+
+@pytest.mark.slow
+def test_one_progress_bar_for_the_upload(hub_server: HubServer, build: Path) -> None:
+    # As in a user's terminal: huggingface_hub's bars not disabled (the test environment disables them).
+    run = publish(hub_server, build, env={"HF_HUB_DISABLE_PROGRESS_BARS": None})
+    assert run.returncode == 0, run.stderr
+    bars = [line for line in re.split(r"[\r\n]+", run.stderr) if line.strip()]
+    assert bars and all(line.startswith(f"upload to {REPO}:") for line in bars), bars[:5]
+    assert bars[-1].startswith(f"upload to {REPO}: 100%")
+
+
+@pytest.mark.slow
 def test_a_bad_token_is_refused_and_never_shown(hub_server: HubServer, build: Path) -> None:
     secret = "hf_not_a_valid_token_0123456789"
     run = publish(hub_server, build, env={"HF_TOKEN": secret})
@@ -197,12 +291,14 @@ def test_a_bad_token_is_refused_and_never_shown(hub_server: HubServer, build: Pa
     assert all(secret.encode() not in p.read_bytes() for p in build.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_no_token_at_all(hub_server: HubServer, build: Path, tmp_path: Path) -> None:
     env = {"HF_TOKEN": "", "HF_HOME": str(tmp_path / "empty_home")}
     run = publish(hub_server, build, env=env)
     assert run.returncode == EXIT_AUTH and "no Hugging Face token" in run.stderr
 
 
+@pytest.mark.slow
 def test_a_namespace_the_token_may_not_write(hub_server: HubServer, build: Path) -> None:
     run = run_cli(hub_server, "publish", str(build), "--repo-id", "someone-else/ximagenet12")
     assert run.returncode == EXIT_AUTH
@@ -245,6 +341,7 @@ def test_hub_errors_raised_by_the_real_client_become_one_line_messages(hub_serve
     assert "\n" not in message + card_message
 
 
+@pytest.mark.slow
 def test_private_repo(hub_server: HubServer, build: Path) -> None:
     assert publish(hub_server, build, "--private").returncode == 0
     seen = hub_server.run(
