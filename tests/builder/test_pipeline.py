@@ -124,13 +124,19 @@ def test_pairings_follow_their_rule(synthetic_build: Path) -> None:
     present = sorted({r["wnid"] for r in rows_of(synthetic_build, "original")}, key=wnids.index)
     for row in rows_of(synthetic_build, "rand_bg"):
         assert row["background_id"].startswith("photo_")
+        params = json.loads(row["params"])
+        assert params["background_origin"] == f"backgrounds/{row['background_id']}.jpg"
+        assert "background_wnid" not in params  # the synthetic photos are of no known class
     for config, rule in (("mixed_same", 0), ("mixed_next", 1)):
         for row in rows_of(synthetic_build, config):
             partner_wnid = row["background_id"].rsplit("_", 1)[0]
             assert partner_wnid == present[(present.index(row["wnid"]) + rule) % len(present)]
             assert row["background_id"] != row["source_id"]
     for row in rows_of(synthetic_build, "mixed_rand"):
-        assert row["background_id"].rsplit("_", 1)[0] != row["wnid"]
+        params = json.loads(row["params"])
+        assert params["pairing"] == "in9" and params["partner_class"] == row["background_id"].rsplit("_", 1)[0]
+        assert row["background_id"] != row["source_id"]
+    assert manifest(synthetic_build)["configs"]["mixed_rand"]["pairing"] == "in9"
 
 
 def test_shards_are_hub_ready_parquet(synthetic_build: Path) -> None:
