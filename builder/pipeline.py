@@ -34,7 +34,7 @@ from ximagenet12.scenarios import SCENARIOS
 
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD, Plan, make_plan
 from .shards import SHARD_PARTIAL
-from .sources import LAYOUTS, Inventory, Rejected, discover, load_classes
+from .sources import LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
 from .worker import ShardJob, ShardResult, build_shard
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -201,10 +201,14 @@ def default_configs(inv: Inventory) -> tuple[str, ...]:
 
 
 def _relative(path: str, root: Path) -> str:
-    try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path
+    """`path` relative to SOURCES (a symbolic link named, not its target), else as it is."""
+    pairs = ((os.path.abspath(path), os.path.abspath(root)), (Path(path).resolve(), root.resolve()))
+    for whole, base in pairs:
+        try:
+            return Path(whole).relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return path
 
 
 def _stat(path: str | None) -> list | None:
@@ -398,6 +402,8 @@ def run_build(opts: BuildOptions) -> BuildReport:
     inv = discover(sources, classes=classes, backgrounds=opts.backgrounds, ai_backgrounds=opts.ai_backgrounds)
     if not inv.sources:
         raise _nothing_to_build(sources, inv)
+    if configs is None or any(SCENARIOS[c].extra is not None and SCENARIOS[c].extra.origin == "photo" for c in configs):
+        inv = check_photos(inv)
     plan = make_plan(
         inv,
         configs or default_configs(inv),
@@ -486,7 +492,8 @@ def _write_plan_state(out: Path, inv: Inventory, plan: Plan, fingerprints: list[
     row_count = sum(len(item.rows) for item in plan.items)
     source_bytes = sum((_stat(item.source.image) or [0])[0] * len(item.rows) for item in plan.items)
     state = {
-        "sources_root": root.resolve().as_posix(),
+        "sources_root": Path(os.path.abspath(root)).as_posix(),
+        "sources_given": root.as_posix(),
         "source_count": len(inv.sources),
         "configs": list(plan.planned_configs()),
         "not_built": plan.not_built,
@@ -524,10 +531,16 @@ def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
         else:
             records.append(record)
     rejected = [Rejected(**r) for r in state["rejected"]] + [Rejected(**r) for rec in records for r in rec["rejected"]]
-    prefix = f"{root.as_posix()}/"
+    prefixes = sorted({f"{root.as_posix()}/", f"{state.get('sources_given', root.as_posix())}/"}, key=len)[::-1]
+
+    def stable(reason: str) -> str:
+        for prefix in prefixes:
+            reason = reason.replace(prefix, "")
+        return reason
+
     unique = {
         (r.file, r.reason, r.stage): r
-        for r in (Rejected(_relative(r.file, root), r.reason.replace(prefix, ""), r.stage) for r in rejected)
+        for r in (Rejected(_relative(r.file, root), stable(r.reason), r.stage) for r in rejected)
     }
     report.rejected = sorted(unique.values(), key=lambda r: (r.file, r.reason, r.stage))
     files = sorted((mf.FileEntry(**f) for rec in records for f in rec["files"]), key=lambda f: f.path)

@@ -213,7 +213,8 @@ def _shape_mask(item: dict, where: str, height: int, width: int, source: object)
     if "points" not in item:
         raise _error(source, f"{where}: missing key 'points'")
     points = _points(item["points"], where, source)
-    _check_reach(points, height, width, where, source)
+    # A circle's second point only gives its radius, which is checked below with its own message.
+    _check_reach(points[:1] if kind == "circle" else points, height, width, where, source)
     if kind in ("polygon", "rotation"):
         if len(points) < 3:
             raise _error(source, f"{where}: polygon with {len(points)} points, needs at least 3")
