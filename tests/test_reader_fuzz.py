@@ -1,4 +1,4 @@
-"""Hostile input to the image and mask readers: a valid image or mask, or the project's own error, never anything else."""
+"""Hostile input to the image and mask readers: a valid image or mask, or the project's own error, nothing else."""
 
 from __future__ import annotations
 
@@ -31,7 +31,11 @@ def _jpeg(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-SEEDS = [_png(np.zeros((6, 9), np.uint8)), _png(np.full((5, 4, 3), 200, np.uint8)), _jpeg(np.full((8, 8, 3), 90, np.uint8))]
+SEEDS = [
+    _png(np.zeros((6, 9), np.uint8)),
+    _png(np.full((5, 4, 3), 200, np.uint8)),
+    _jpeg(np.full((8, 8, 3), 90, np.uint8)),
+]
 
 
 def _mutate(data: bytes, cuts: list[tuple[int, int]]) -> bytes:
@@ -96,7 +100,9 @@ json_values = st.recursive(
     max_leaves=20,
 )
 sizes = st.one_of(st.integers(-3, 64), st.sampled_from([10**5, 20000, 30000, 2**31]), json_values)
-coords = st.one_of(st.floats(-1e13, 1e13), st.sampled_from([float("nan"), float("inf")]), st.integers(-(10**13), 10**13))
+coords = st.one_of(
+    st.floats(-1e13, 1e13), st.sampled_from([float("nan"), float("inf")]), st.integers(-(10**13), 10**13)
+)
 points = st.one_of(st.lists(st.lists(coords, min_size=0, max_size=3), max_size=6), json_values)
 shape = st.fixed_dictionaries(
     {"label": st.sampled_from(["cat", "dog", 3]), "points": points},
@@ -124,7 +130,9 @@ def test_labelme_reader_returns_a_mask_or_its_own_error(doc, tmp_path_factory: p
     _valid_mask(mask)
 
 
-rle_counts = st.one_of(st.lists(st.integers(-5, 10**10), max_size=6), st.text(alphabet="0123456789:;<=>?@ABCabc`_", max_size=12))
+rle_counts = st.one_of(
+    st.lists(st.integers(-5, 10**10), max_size=6), st.text(alphabet="0123456789:;<=>?@ABCabc`_", max_size=12)
+)
 segmentation = st.one_of(
     st.lists(st.lists(coords, max_size=8), max_size=3),
     st.fixed_dictionaries({"size": st.one_of(st.lists(sizes, max_size=3), json_values), "counts": rle_counts}),
@@ -166,7 +174,7 @@ def test_a_30000_square_mask_png_of_under_a_megabyte_is_refused_before_decoding(
     """The PNG from the trust issue: 874 KB on disk, 900 million pixels once decoded."""
     data = _huge_png(30000, 30000)
     assert len(data) < 900_000
-    with pytest.raises(MaskError, match="too large: .*900000000 pixels"):
+    with pytest.raises(MaskError, match=r"too large: .*900000000 pixels"):
         mask_from_png(data, source="big.png")
 
 
@@ -185,7 +193,7 @@ def test_a_tiny_coco_file_declaring_a_20000_square_rle_is_refused(tmp_path) -> N
 def test_a_labelme_circle_of_radius_1e12_is_refused() -> None:
     doc = {"imageHeight": 40, "imageWidth": 50,
            "shapes": [{"label": "cat", "shape_type": "circle", "points": [[20, 20], [1e12, 20]]}]}
-    with pytest.raises(MaskError, match="circle|outside"):
+    with pytest.raises(MaskError, match=r"circle radius"):
         mask_from_labelme(doc, source="c.json")
 
 
@@ -198,7 +206,8 @@ def test_a_far_away_polygon_point_is_refused_rather_than_wrapped() -> None:
 
 
 def test_points_somewhat_outside_the_image_are_still_accepted() -> None:
-    doc = {"imageHeight": 40, "imageWidth": 50, "shapes": [{"label": "cat", "points": [[-10, -10], [60, -10], [60, 20]]}]}
+    doc = {"imageHeight": 40, "imageWidth": 50,
+           "shapes": [{"label": "cat", "points": [[-10, -10], [60, -10], [60, 20]]}]}
     mask = check_mask(mask_from_labelme(doc, source="p.json"), (40, 50))
     assert mask[0, 49] == 255 and mask[39, 0] == 0
 

@@ -79,7 +79,8 @@ def _rejected(out: Path) -> list[dict]:
 
 
 def _rows(out: Path, config: str, columns: list[str] | None = None) -> list[dict]:
-    return [r for f in sorted((out / "data" / config).glob("*.parquet")) for r in pq.read_table(f, columns=columns).to_pylist()]
+    files = sorted((out / "data" / config).glob("*.parquet"))
+    return [r for f in files for r in pq.read_table(f, columns=columns).to_pylist()]
 
 
 @pytest.mark.slow

@@ -128,7 +128,7 @@ def _header_size(data: bytes, source: object) -> tuple[int, int]:
         raise _error(source, f"mask image too large: {exc}") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _error(source, "cannot decode image (not a readable PNG/JPEG, or truncated)") from exc
-    except Exception as exc:  # noqa: BLE001 - a hostile header may break a parser in any way
+    except Exception as exc:
         raise _error(source, f"cannot decode image ({type(exc).__name__} in its header)") from exc
     return height, width
 
