@@ -424,7 +424,8 @@ def run_build(opts: BuildOptions) -> BuildReport:
     except OSError as exc:
         if exc.errno in DISK_FULL:
             raise _disk_full(out, exc) from None
-        raise
+        where = exc.filename or out
+        raise BuildError(f"{where}: {exc.strerror or exc}; the build stopped and resumes when rerun") from None
 
 
 def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> BuildReport:
@@ -595,7 +596,16 @@ def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf
         entry = mf.config_entry(name, splits)
         if name == "mixed_rand":
             rule = state.get("mixed_rand_rule", DEFAULT_MIXED_RAND_RULE)
-            entry = replace(entry, extra={"pairing": rule, "pairing_rule": MIXED_RAND_RULES[rule]})
+            description = entry.description
+            if rule != DEFAULT_MIXED_RAND_RULE:
+                description = (
+                    "The object pasted by its mask onto the `only_bg_t` background of an image of a random class "
+                    "other than its own (built with --mixed-rand other-class, not ImageNet-9's rule), resized "
+                    "(bilinear) to this image's size."
+                )
+            entry = replace(
+                entry, description=description, extra={"pairing": rule, "pairing_rule": MIXED_RAND_RULES[rule]}
+            )
         configs[name] = entry
     return mf.Manifest(
         seed=state["seed"],

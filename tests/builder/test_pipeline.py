@@ -250,3 +250,14 @@ def test_a_subset_of_configs_replaces_what_the_folder_had(
     assert sorted(p.name for p in (out / "data").iterdir()) == ["blur_bg", "rand_bg"]
     assert set(manifest(out)["configs"]) == {"blur_bg", "rand_bg"}
     assert "config_name: original" not in (out / "README.md").read_text()
+
+
+def test_mixed_rand_other_class_is_a_recorded_option(synthetic_sources: Path, tmp_path: Path) -> None:
+    out = _build(synthetic_sources, tmp_path / "other", configs=("mixed_rand",), mixed_rand_rule="other-class")
+    rows = rows_of(out, "mixed_rand")
+    assert len(rows) == 12
+    for row in rows:
+        params = json.loads(row["params"])
+        assert params["pairing"] == "other-class" and params["partner_class"] != row["wnid"]
+    entry = manifest(out)["configs"]["mixed_rand"]
+    assert entry["pairing"] == "other-class" and "other than its own" in entry["description"]
