@@ -63,6 +63,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_check_accepts(synthetic_sour
     assert check_build(out, stream=False), "check refuses the unfinished folder"
 
 
+@pytest.mark.slow
 def test_a_reader_that_goes_away_ends_the_build_quietly(synthetic_sources: Path, tmp_path: Path) -> None:
     """`ximagenet12 build | head`: no traceback, no 'Exception ignored' when the pipe closes."""
     for reader, out in (("true", tmp_path / "a"), ("head -n 1", tmp_path / "b")):
@@ -133,6 +134,7 @@ def test_folders_and_files_it_may_not_read_are_reported_and_the_build_goes_on(op
     assert os.stat(locked_file).st_mode & 0o777 == 0, "the user's file is as it was"
 
 
+@pytest.mark.slow
 def test_the_sample_build_explains_what_it_cannot_build(tmp_path: Path) -> None:
     """One progress bar with rows/s and an ETA; then the table and, in plain words, what is missing and why."""
     out = tmp_path / "sample"
