@@ -15,10 +15,22 @@ import numpy as np
 from ximagenet12.features import fold_of, split_of
 from ximagenet12.scenarios import SCENARIOS
 
-from .sources import Background, Inventory, Rejected, Source
+from .sources import TIGER_CAT, Background, Inventory, Rejected, Source
 
 DEFAULT_SEED = 20231012
 SOURCES_PER_SHARD = 2000
+# How many candidates a paired row carries: the drawn one first, then deterministic fall-backs,
+# so that a bad photo or partner costs only its own rows.
+CANDIDATES = 8
+# `mixed_rand` partner rules: ImageNet-9's (the default) and the older "never the own class".
+MIXED_RAND_RULES = {
+    "in9": (
+        "ImageNet-9's Mixed-Rand: the background of a random image of a random class, the source's own class "
+        "included (Xiao et al., ICLR 2021, Table 1)"
+    ),
+    "other-class": "the background of a random image of a class other than the source's own",
+}
+DEFAULT_MIXED_RAND_RULE = "in9"
 
 
 def row_seed(release_seed: int, source_id: str, scenario: str, purpose: str = "") -> int:
@@ -29,15 +41,32 @@ def row_seed(release_seed: int, source_id: str, scenario: str, purpose: str = ""
 
 @dataclass(frozen=True)
 class Row:
-    """One output row to compute: a scenario on a source, with its seed and partner if any."""
+    """One output row to compute: a scenario on a source, with its seed and, if paired, its candidates.
+
+    `backgrounds` (photos or generated images) and `partners` (other sources) are tried in order;
+    the first that loads and fits is used, so the drawn one whenever it is good. `params` are
+    planned values the row records besides its drawn ones (the pairing rule).
+    """
 
     config: str
     seed: int
-    background: Background | None = None
-    partner: Source | None = None
+    backgrounds: tuple[Background, ...] = ()
+    partners: tuple[Source, ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def background(self) -> Background | None:
+        """The drawn background (first candidate)."""
+        return self.backgrounds[0] if self.backgrounds else None
+
+    @property
+    def partner(self) -> Source | None:
+        """The drawn partner (first candidate)."""
+        return self.partners[0] if self.partners else None
 
     @property
     def background_id(self) -> str | None:
+        """The drawn candidate's id (the row records the one actually used)."""
         if self.partner is not None:
             return self.partner.id
         return self.background.id if self.background is not None else None
@@ -56,13 +85,19 @@ class SourcePlan:
 
 @dataclass
 class Plan:
-    """The whole build, cut into shards of consecutive sources."""
+    """The whole build, cut into shards of consecutive sources.
+
+    `not_built` says, for every config of `configs` with no planned row, why the inputs cannot
+    produce it, in words for a newcomer.
+    """
 
     configs: tuple[str, ...]
     seed: int
     sources_per_shard: int
     items: list[SourcePlan]
     rejected: list[Rejected] = field(default_factory=list)
+    not_built: dict[str, str] = field(default_factory=dict)
+    mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
 
     @property
     def num_shards(self) -> int:
@@ -72,9 +107,30 @@ class Plan:
         start = index * self.sources_per_shard
         return self.items[start : start + self.sources_per_shard]
 
+    def planned_configs(self) -> tuple[str, ...]:
+        """The configs with at least one planned row, in the order asked for."""
+        return tuple(c for c in self.configs if c not in self.not_built)
 
-def _pick(candidates: list, seed: int):
-    return candidates[int(np.random.default_rng(seed).integers(len(candidates)))] if candidates else None
+
+def _candidates(pool: list, seed: int) -> tuple:
+    """Up to CANDIDATES items of `pool` in a seeded order: the first is a uniform draw."""
+    if not pool:
+        return ()
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(pool), size=min(len(pool), CANDIDATES), replace=False)
+    return tuple(pool[int(i)] for i in picks)
+
+
+def _partner_candidates(classes: list[str], by_class: dict[str, list[Source]], source: Source, seed: int) -> tuple:
+    """Partners from `classes` in a seeded class order, each class's images in a seeded order."""
+    rng = np.random.default_rng(seed)
+    out: list[Source] = []
+    for index in rng.permutation(len(classes)):
+        pool = [s for s in by_class[classes[int(index)]] if s.id != source.id]
+        out.extend(_candidates(pool, int(rng.integers(2**63))))
+        if len(out) >= CANDIDATES:
+            break
+    return tuple(out[:CANDIDATES])
 
 
 def _pairing_pools(inv: Inventory) -> tuple[dict[str, list[Source]], list[str]]:
@@ -85,14 +141,46 @@ def _pairing_pools(inv: Inventory) -> tuple[dict[str, list[Source]], list[str]]:
     return by_class, present
 
 
+def _why_not_built(config: str, inv: Inventory, present: list[str], rule: str) -> str:
+    """Why `config` has no planned row, for the build summary and the manifest."""
+    extra = SCENARIOS[config].extra
+    if not inv.sources:
+        return "no annotated source"
+    if extra is None:
+        return "no source could be planned"
+    if extra.origin == "photo":
+        return (
+            "no background photos: add photos of classes outside the label set under SOURCES/backgrounds/ "
+            f"(the authors used ImageNet tiger cat, {TIGER_CAT})"
+        )
+    if extra.origin == "generated":
+        return (
+            "no AI-generated images: ai_bg ingests images made elsewhere, put under SOURCES/ai_backgrounds/ "
+            "and named after the source they were made from (<source id>_<anything>.png)"
+        )
+    if extra.pairing == "same":
+        return "every class has a single source, so no image has a partner of its own class"
+    if extra.pairing == "rand" and rule == "in9":
+        return "no other source to take a background from"
+    return "the sources are all of one class, so there is no partner of another class"
+
+
 def make_plan(
     inv: Inventory,
     configs: tuple[str, ...],
     *,
     seed: int = DEFAULT_SEED,
     sources_per_shard: int = SOURCES_PER_SHARD,
+    mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE,
 ) -> Plan:
-    """Plan every row of `configs` for the inventory's sources (sorted by id)."""
+    """Plan every row of `configs` for the inventory's sources (sorted by id).
+
+    `rand_bg` photos come only from the inventory's background photos, never from a class of the
+    build; `mixed_*` partners are other sources of the build (ImageNet-9's rules; `mixed_rand_rule`
+    picks ImageNet-9's or the other-class variant, see MIXED_RAND_RULES).
+    """
+    if mixed_rand_rule not in MIXED_RAND_RULES:
+        raise ValueError(f"unknown mixed_rand rule {mixed_rand_rule!r}; known: {', '.join(MIXED_RAND_RULES)}")
     inv = Inventory(
         inv.root,
         inv.classes,
@@ -106,43 +194,44 @@ def make_plan(
     generated: dict[str, list[Background]] = {}
     for image in inv.generated:
         generated.setdefault(image.source_id, []).append(image)
-    photo_fallback = [Background(s.id, s.image, s.wnid) for s in inv.sources]
-    photos = inv.backgrounds or photo_fallback
-    photo_pool = {wnid: [b for b in photos if b.wnid != wnid] for wnid in present}
+    photos = [b for b in inv.backgrounds if b.wnid not in labels]
     items: list[SourcePlan] = []
     rejected: list[Rejected] = []
+    planned: dict[str, int] = dict.fromkeys(configs, 0)
 
     for source in inv.sources:
         rows: list[Row] = []
-        other_classes = [w for w in present if w != source.wnid]
         for config in configs:
             seed_row = row_seed(seed, source.id, config)
             pick_seed = row_seed(seed, source.id, config, "pairing")
             extra = SCENARIOS[config].extra
             if extra is None:
-                rows.append(Row(config, seed_row))
+                row = Row(config, seed_row)
             elif extra.origin == "photo":
-                choice = _pick(photo_pool[source.wnid], pick_seed)
-                if choice is None:
-                    rejected.append(Rejected(source.image, "rand_bg: no background photo of another class", "plan"))
-                else:
-                    rows.append(Row(config, seed_row, background=choice))
+                row = Row(config, seed_row, backgrounds=_candidates(photos, pick_seed)) if photos else None
             elif extra.origin == "generated":
-                rows.extend(Row(config, seed_row, background=g) for g in generated.get(source.id, []))
+                rows.extend(Row(config, seed_row, backgrounds=(g,)) for g in generated.get(source.id, []))
+                planned[config] += len(generated.get(source.id, []))
+                continue
             else:
-                pairing = extra.pairing
+                pairing, params = extra.pairing, ()
                 if pairing == "same":
-                    pool = [s for s in by_class[source.wnid] if s.id != source.id]
+                    classes = [source.wnid]
                 elif pairing == "rand":
-                    other = _pick(other_classes, row_seed(seed, source.id, config, "class"))
-                    pool = by_class[other] if other else []
+                    own = mixed_rand_rule == "in9"
+                    classes = [w for w in present if own or w != source.wnid]
+                    params = (("pairing", mixed_rand_rule),)
                 else:
                     nxt = present[(present.index(source.wnid) + 1) % len(present)]
-                    pool = by_class[nxt] if nxt != source.wnid else []
-                partner = _pick(pool, pick_seed)
-                if partner is None:
+                    classes = [nxt] if nxt != source.wnid else []
+                partners = _partner_candidates(classes, by_class, source, pick_seed)
+                row = Row(config, seed_row, partners=partners, params=params) if partners else None
+                if row is None:
                     rejected.append(Rejected(source.image, f"{config}: no partner source ({pairing})", "plan"))
-                else:
-                    rows.append(Row(config, seed_row, partner=partner))
+            if row is not None:
+                rows.append(row)
+                planned[config] += 1
         items.append(SourcePlan(source, labels[source.wnid], split_of(source.id), fold_of(source.id), tuple(rows)))
-    return Plan(tuple(configs), seed, sources_per_shard, items, rejected)
+    not_built = {c: _why_not_built(c, inv, present, mixed_rand_rule) for c, n in planned.items() if n == 0}
+    rejected = [r for r in rejected if r.reason.split(":")[0] not in not_built]
+    return Plan(tuple(configs), seed, sources_per_shard, items, rejected, not_built, mixed_rand_rule)

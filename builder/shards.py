@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from datasets.arrow_writer import get_parquet_column_options
 
-from ximagenet12.manifest import FileEntry
+from ximagenet12.manifest import SHARD_NAME, FileEntry
 from ximagenet12.provenance import sha256_file
 
 ROW_GROUP_BYTES = 64 << 20
@@ -19,6 +20,8 @@ ROW_GROUP_HARD_BYTES = 200 << 20
 ROW_GROUP_MIN_ROWS = 100
 ROW_GROUP_MAX_ROWS = 1000
 PARTIAL_SUFFIX = ".partial"
+# The name a shard has while it is written: `.<split>-NNNNN-of-NNNNN.parquet.partial`.
+SHARD_PARTIAL = re.compile(r"^\." + SHARD_NAME.pattern.strip("^$") + re.escape(PARTIAL_SUFFIX) + "$")
 
 
 def partial_path(path: Path) -> Path:
@@ -83,6 +86,10 @@ class ShardWriter:
         return record
 
     def abort(self) -> None:
-        """Drop the partial file."""
-        self._writer.close()
-        partial_path(self.path).unlink(missing_ok=True)
+        """Drop the partial file (even when closing it fails, as on a full disk)."""
+        try:
+            self._writer.close()
+        except OSError:
+            pass
+        finally:
+            partial_path(self.path).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from ximagenet12 import imageio
 from ximagenet12 import manifest as mf
 from ximagenet12.features import features
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
-from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply
+from ximagenet12.scenarios import SCENARIOS, apply
 
 from .plan import Row, SourcePlan
 from .shards import ShardWriter
@@ -48,24 +48,35 @@ class ShardResult:
     fingerprint: str
     files: list[mf.FileEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    greyscale: list[str] = field(default_factory=list)  # ids of sources whose pixels carry no colour
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """A decoded source: RGB pixels, 0/255 mask, the file's bytes and any conversion note."""
+    """A decoded source: RGB pixels (EXIF orientation applied), 0/255 mask, the file's bytes and how it was read."""
 
     data: bytes
     rgb: np.ndarray
     mask: np.ndarray
     note: str | None
+    orientation: int = 1
+    greyscale: bool = False
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data) + self.rgb.nbytes + self.mask.nbytes
+
+
+CACHE_BYTES = 256 << 20
 
 
 class SourceLoader:
-    """Reads sources, partners and background photos, keeping the last few decoded."""
+    """Reads sources, partners and background photos, keeping the most recent in at most `capacity` bytes."""
 
-    def __init__(self, capacity: int = 32):
+    def __init__(self, capacity: int = CACHE_BYTES):
         self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
-        self._coco: dict[str, dict] = {}
+        self._sizes: dict[tuple[str, str], int] = {}
+        self._coco: dict[str, dict | MaskError] = {}
         self.capacity = capacity
 
     def _cached(self, key: tuple[str, str]) -> Any:
@@ -74,38 +85,57 @@ class SourceLoader:
             self._cache.move_to_end(key)
         return value
 
-    def _remember(self, key: tuple[str, str], value: Any) -> Any:
+    def _remember(self, key: tuple[str, str], value: Any, size: int) -> Any:
         self._cache[key] = value
-        if len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
+        self._sizes[key] = size
+        while sum(self._sizes.values()) > self.capacity and len(self._cache) > 1:
+            old, _ = self._cache.popitem(last=False)
+            del self._sizes[old]
         return value
+
+    def _coco_entry(self, source: Source):
+        if source.mask not in self._coco:
+            try:
+                self._coco[source.mask] = coco_index(source.mask)
+            except MaskError as exc:
+                self._coco[source.mask] = exc
+        index = self._coco[source.mask]
+        if isinstance(index, MaskError):
+            raise index
+        entry = index.get(source.mask_key)
+        if entry is None:
+            raise MaskError(f"{source.mask}: no image {source.mask_key!r}")
+        return entry
 
     def source(self, source: Source) -> Loaded:
         """Decode a source and its mask; raises ImageDecodeError or MaskError naming the file."""
         cached = self._cached(("source", source.image))
         if cached is not None:
             return cached
-        data = Path(source.image).read_bytes()
+        data = imageio.read_bytes(source.image)
         decoded = imageio.decode_rgb(data, source=source.image)
         shape = decoded.rgb.shape
         if source.mask_kind == "coco":
-            if source.mask not in self._coco:
-                self._coco[source.mask] = coco_index(source.mask)
-            entry = self._coco[source.mask].get(source.mask_key)
-            if entry is None:
-                raise MaskError(f"{source.mask}: no image {source.mask_key!r}")
+            entry = self._coco_entry(source)
+            if (entry.height, entry.width) != shape[:2]:
+                raise MaskError(
+                    f"{source.mask}: {source.mask_key} is declared {entry.height}x{entry.width}, "
+                    f"the image is {shape[0]}x{shape[1]} (height x width)"
+                )
             mask = mask_from_coco(entry.annotations, entry.height, entry.width, source=source.mask)
         else:
             mask = load_mask(source.mask, expected_shape=shape)
         mask = check_mask(mask, shape, source=source.mask)
-        return self._remember(("source", source.image), Loaded(data, decoded.rgb, mask, decoded.note))
+        loaded = Loaded(data, decoded.rgb, mask, decoded.note, decoded.orientation, decoded.greyscale)
+        return self._remember(("source", source.image), loaded, loaded.nbytes)
 
     def photo(self, path: str) -> np.ndarray:
-        """Decode a background photo or generated image to RGB."""
+        """Decode a background photo or generated image to RGB; ImageDecodeError names the file."""
         cached = self._cached(("photo", path))
         if cached is not None:
             return cached
-        return self._remember(("photo", path), imageio.read_rgb(path).rgb)
+        rgb = imageio.read_rgb(path).rgb
+        return self._remember(("photo", path), rgb, rgb.nbytes)
 
 
 def _image_cell(data: bytes, name: str) -> dict[str, Any]:
@@ -118,24 +148,72 @@ def _encode(scenario: str, image: np.ndarray, quality: int) -> tuple[bytes, str]
     return imageio.encode_jpeg(image, quality), "jpg"
 
 
-def _row_params(params: dict[str, Any], note: str | None) -> str:
-    if note:
-        params = {**params, "source_note": note}
+GREYSCALE_NOTE = "the source has no colour, so this scenario leaves it unchanged"
+
+
+def _source_params(config: str, src: Loaded) -> dict[str, Any]:
+    """What a row records about how its source was read."""
+    out: dict[str, Any] = {}
+    if src.note:
+        out["source_note"] = src.note
+    if src.orientation != 1:
+        out["exif_orientation"] = src.orientation
+    if src.greyscale and SCENARIOS[config].colour_only:
+        out["greyscale_source"] = GREYSCALE_NOTE
+    return out
+
+
+def _row_params(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, separators=(",", ":"))
 
 
-def _scenario_row(item: SourcePlan, row: Row, src: Loaded, loader: SourceLoader, quality: int, mask_png: bytes) -> dict:
+class NoCandidate(ValueError):
+    """None of a row's photos or partners could be used."""
+
+
+def _paired(row: Row, loader: SourceLoader, bad: list[Rejected]) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """The first usable candidate of a paired row: apply() arguments, its id and what the row records of it."""
+    for partner in row.partners:
+        try:
+            other = loader.source(partner)
+        except (ValueError, OSError):
+            continue  # reported under its own name by the shard that builds it as a source
+        if other.mask.any() and not other.mask.all():
+            return {"background": other.rgb, "background_mask": other.mask}, partner.id, {"partner_class": partner.wnid}
+    for photo in row.backgrounds:
+        try:
+            rgb = loader.photo(photo.path)
+        except (ValueError, OSError) as exc:
+            bad.append(Rejected(photo.path, str(exc), "decode"))
+            continue
+        recorded = {"background_origin": photo.origin or photo.id}
+        if photo.wnid:
+            recorded["background_wnid"] = photo.wnid
+        return {"background": rgb}, photo.id, recorded
+    what = "partner sources" if row.partners else "images"
+    count = len(row.partners) + len(row.backgrounds)
+    raise NoCandidate(f"none of the {count} candidate {what} could be used (see their own entries)")
+
+
+def _scenario_row(
+    item: SourcePlan, row: Row, src: Loaded, loader: SourceLoader, quality: int, mask_png: bytes, bad: list[Rejected]
+) -> dict:
     source = item.source
-    if row.config == "original":
+    background_id = None
+    recorded: dict[str, Any] = dict(row.params)
+    if row.config == "original" and src.orientation == 1:
         image_cell = _image_cell(src.data, f"{source.id}{Path(source.image).suffix.lower()}")
         out_mask, params = src.mask, {"seed": row.seed}
+    elif row.config == "original":
+        # The file's pixels are stored turned; its bytes would show them turned back by any reader that
+        # ignores EXIF. The pixels as displayed are stored losslessly instead (PNG).
+        image_cell = _image_cell(imageio.encode_png(src.rgb), f"{source.id}.png")
+        out_mask, params = src.mask, {"seed": row.seed, "original_encoding": "png of the EXIF-oriented pixels"}
     else:
         kwargs: dict[str, Any] = {}
-        if row.partner is not None:
-            partner = loader.source(row.partner)
-            kwargs = {"background": partner.rgb, "background_mask": partner.mask}
-        elif row.background is not None:
-            kwargs = {"background": loader.photo(row.background.path)}
+        if row.partners or row.backgrounds:
+            kwargs, background_id, of_candidate = _paired(row, loader, bad)
+            recorded.update(of_candidate)
         out_image, out_mask, params = apply(row.config, src.rgb, src.mask, seed=row.seed, **kwargs)
         data, ext = _encode(row.config, out_image, quality)
         image_cell = _image_cell(data, f"{source.id}.{ext}")
@@ -148,8 +226,8 @@ def _scenario_row(item: SourcePlan, row: Row, src: Loaded, loader: SourceLoader,
         "wnid": source.wnid,
         "source_id": source.id,
         "scenario": row.config,
-        "background_id": row.background_id,
-        "params": _row_params(params, src.note),
+        "background_id": background_id,
+        "params": _row_params({**params, **recorded, **_source_params(row.config, src)}),
         "fold": item.fold,
     }
 
@@ -170,15 +248,17 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                 result.rejected.append(Rejected(item.source.mask, str(exc), "mask"))
                 _report(progress, {"rejected": len(item.rows)})
                 continue
-            except (OSError, ValueError) as exc:
+            except imageio.ImageDecodeError as exc:
                 result.rejected.append(Rejected(item.source.image, str(exc), "decode"))
                 _report(progress, {"rejected": len(item.rows)})
                 continue
+            if src.greyscale:
+                result.greyscale.append(item.source.id)
             mask_png = imageio.encode_png(src.mask)
             for row in item.rows:
                 try:
-                    record = _scenario_row(item, row, src, loader, job.jpeg_quality, mask_png)
-                except (OSError, ValueError, ScenarioError) as exc:
+                    record = _scenario_row(item, row, src, loader, job.jpeg_quality, mask_png, result.rejected)
+                except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
                     result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
                     done["rejected"] = done.get("rejected", 0) + 1
                     continue
@@ -189,6 +269,8 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                 done[row.config] = done.get(row.config, 0) + 1
             _report(progress, done)
         result.files = [writers[key].close() for key in sorted(writers)]
+        unique = {(r.file, r.reason, r.stage): r for r in result.rejected}
+        result.rejected = sorted(unique.values(), key=lambda r: (r.file, r.reason, r.stage))
     except BaseException:
         for writer in writers.values():
             writer.abort()

@@ -263,3 +263,67 @@ def test_encoders_do_not_touch_their_input() -> None:
     encode_jpeg(rgb)
     encode_png(rgb)
     np.testing.assert_array_equal(rgb, before)
+
+
+# --- EXIF orientation -------------------------------------------------------------------------
+
+# How each EXIF orientation stores a picture, derived by hand from the EXIF 2.3 table (the stored
+# pixels are the displayed ones put through the inverse of the display transform).
+STORED_FROM_DISPLAYED = {
+    2: lambda d: d[:, ::-1],  # mirrored left-right
+    3: lambda d: d[::-1, ::-1],  # turned 180°
+    4: lambda d: d[::-1],  # mirrored top-bottom
+    5: lambda d: d.transpose(1, 0, 2),  # reflected in the main diagonal
+    6: lambda d: np.rot90(d, 1),  # to be turned 90° clockwise for display
+    7: lambda d: np.rot90(d, 2).transpose(1, 0, 2),  # reflected in the other diagonal
+    8: lambda d: np.rot90(d, -1),  # to be turned 90° counter-clockwise for display
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_FROM_DISPLAYED))
+def test_exif_orientation_is_applied_as_viewers_show_the_picture(orientation: int) -> None:
+    displayed = np.random.default_rng(orientation).integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    stored = np.ascontiguousarray(STORED_FROM_DISPLAYED[orientation](displayed))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    decoded = decode_rgb(pil_bytes(Image.fromarray(stored), "PNG", exif=exif.tobytes()))
+    assert decoded.orientation == orientation
+    np.testing.assert_array_equal(decoded.rgb, displayed)
+    assert decoded.rgb.flags.c_contiguous
+
+
+def test_no_or_broken_orientation_leaves_the_pixels_as_stored() -> None:
+    rgb = gradient()
+    exif = Image.Exif()
+    exif[0x0112] = 42  # not an orientation
+    for data in (pil_bytes(Image.fromarray(rgb), "PNG"), pil_bytes(Image.fromarray(rgb), "PNG", exif=exif.tobytes())):
+        decoded = decode_rgb(data)
+        assert decoded.orientation == 1
+        np.testing.assert_array_equal(decoded.rgb, rgb)
+
+
+def test_greyscale_is_flagged_for_grey_files_and_for_rgb_files_without_colour() -> None:
+    grey = gradient()[..., 0]
+    assert decode_rgb(pil_bytes(Image.fromarray(grey), "PNG")).greyscale
+    assert decode_rgb(pil_bytes(Image.fromarray(np.dstack([grey] * 3)), "PNG")).greyscale
+    assert not decode_rgb(pil_bytes(Image.fromarray(gradient()), "PNG")).greyscale
+
+
+def test_colour_only_scenarios_leave_a_greyscale_image_unchanged_and_change_a_coloured_one() -> None:
+    """The table's `colour_only` flag, checked against what each scenario does (a row's note relies on it)."""
+    from ximagenet12.scenarios import SCENARIOS, apply
+
+    grey = np.repeat(np.random.default_rng(3).integers(0, 256, (20, 30, 1), dtype=np.uint8), 3, axis=2)
+    colour = gradient(20, 30)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:15, 8:20] = 255
+    flagged = [name for name, s in SCENARIOS.items() if s.colour_only]
+    assert set(flagged) == {"color_r", "color_g", "color_b", "color_rainbow", "color_grey"}
+    for name in flagged:
+        out, _, _ = apply(name, grey, mask, seed=1)
+        np.testing.assert_array_equal(out, grey, err_msg=name)
+        out, _, _ = apply(name, colour, mask, seed=1)
+        assert not np.array_equal(out, colour), name
+    for name in ("blur_bg", "bright_bg", "no_fg"):
+        out, _, _ = apply(name, grey, mask, seed=1)
+        assert not np.array_equal(out, grey), name

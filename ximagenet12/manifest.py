@@ -139,7 +139,10 @@ class SourceCounts:
 
 @dataclass(frozen=True)
 class Manifest:
-    """What a build made: classes, seed, recipes per config, sources counted, every file with its sha256."""
+    """What a build made: classes, seed, recipes per config, sources counted, every file with its sha256.
+
+    `not_built` maps each scenario the build has no rows of to why, in words for a newcomer.
+    """
 
     seed: int
     classes: tuple[ClassInfo, ...]
@@ -152,6 +155,7 @@ class Manifest:
     sources_per_shard: int | None = None
     num_shards: int | None = None
     name: str = "ximagenet12"
+    not_built: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -200,6 +204,7 @@ class Manifest:
             "configs": {name: config.to_dict() for name, config in self.configs.items()},
             "files": [f.to_dict() for f in self.files],
             "versions": self.versions,
+            "not_built": self.not_built,
         }
         return {**self.extra, **out}
 
@@ -243,6 +248,8 @@ class Manifest:
             raise ManifestError(f"{source}: not a build manifest: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"{source}: not a build manifest: {type(exc).__name__}: {exc}") from None
+        if not isinstance(manifest.not_built, dict):
+            raise ManifestError(f"{source}: not a build manifest: not_built must be an object")
         if not isinstance(manifest.seed, int) or not isinstance(manifest.versions, dict):
             raise ManifestError(f"{source}: not a build manifest: seed must be an integer and versions an object")
         unknown = sorted({f.config for f in manifest.files} - set(manifest.configs))

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ximagenet12` command."""
     args = make_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader that went away shows here, inside the try, not at interpreter exit
+        return code
     except XImageNet12Error as exc:
         _say(args.command, str(exc))
         return exc.exit_code

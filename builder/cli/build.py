@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
+from ximagenet12.errors import EXIT_FAULTS, EXIT_USAGE
 from ximagenet12.scenarios import SCENARIOS
 
-from ..pipeline import BuildLocked, BuildOptions, BuildReport, run_build
-from ..plan import DEFAULT_SEED, SOURCES_PER_SHARD
+from ..pipeline import BuildError, BuildOptions, BuildReport, NoSources, run_build
+from ..plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD
 
 SAMPLE_OUT = Path("ximagenet12-sample")
+
+
+def _whole(text: str) -> int:
+    """An option that must be a whole number (its range is checked with the other options)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -25,19 +35,35 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("sources", nargs="?", type=Path, help="sources folder (default: the shipped sample)")
-    p.add_argument("--out", type=Path, help=f"output folder (default for the sample: ./{SAMPLE_OUT})")
+    p.add_argument("--out", type=Path, help=f"output folder, new or empty or an earlier build (sample: ./{SAMPLE_OUT})")
     p.add_argument("--configs", help="comma-separated configs to build (default: all that the inputs allow)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--num-shards", type=int, default=1, help="split the work into N parts, for N machines")
-    p.add_argument("--shard-index", type=int, default=0, help="the part this machine builds (0-based)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"release seed (default {DEFAULT_SEED})")
+    p.add_argument("--workers", type=_whole, default=1, help="worker processes (default 1)")
+    p.add_argument("--num-shards", type=_whole, default=1, help="split the work into N parts, for N machines")
+    p.add_argument("--shard-index", type=_whole, default=0, help="the part this machine builds (0-based)")
+    p.add_argument("--seed", type=_whole, default=DEFAULT_SEED, help=f"release seed (default {DEFAULT_SEED})")
     p.add_argument("--backgrounds", type=Path, help="background photos (default: SOURCES/backgrounds)")
     p.add_argument("--ai-backgrounds", type=Path, help="AI-generated images (default: SOURCES/ai_backgrounds)")
     p.add_argument("--classes", type=Path, help="class table JSON (default: SOURCES/classes.json, else the 12 classes)")
-    p.add_argument("--sources-per-shard", type=int, default=SOURCES_PER_SHARD, help="sources per Parquet shard")
+    p.add_argument(
+        "--sources-per-shard", type=_whole, default=SOURCES_PER_SHARD, help="sources per Parquet shard (at least 1)"
+    )
+    p.add_argument(
+        "--mixed-rand",
+        choices=list(MIXED_RAND_RULES),
+        default=DEFAULT_MIXED_RAND_RULE,
+        help="mixed_rand partners: 'in9' = ImageNet-9's rule, a random class with the own class included "
+        "(default); 'other-class' = never the source's own class",
+    )
     p.add_argument("--strict", action="store_true", help="exit non-zero if any input was rejected")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_build)
+    p.error = _one_line_error  # type: ignore[method-assign]
+
+
+def _one_line_error(message: str) -> NoReturn:
+    """A bad option is one line, like every other build error (argparse would print its usage first)."""
+    print(f"ximagenet12 build: error: {message} (see ximagenet12 build --help)", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
 
 
 def _print_report(report: BuildReport, out: Path) -> None:
@@ -51,6 +77,15 @@ def _print_report(report: BuildReport, out: Path) -> None:
         f"\n{report.num_rows} rows in {len(report.counts)} configs; "
         f"shards built {len(report.built)}, already done {len(report.skipped)}"
     )
+    if report.not_built:
+        print("not built, because the inputs cannot produce them:")
+        for config in sorted(report.not_built, key=list(SCENARIOS).index):
+            print(f"  {config}: {report.not_built[config]}")
+    if report.greyscale_sources:
+        print(
+            f"greyscale sources: {report.greyscale_sources} (their color_* rows equal the original image; "
+            "each such row says so in its params)"
+        )
     for what, entries in (("skipped", report.unpaired), ("rejected", report.faults)):
         if entries:
             print(f"{what}: {len(entries)} (see {out / 'rejected.jsonl'})")
@@ -68,18 +103,14 @@ def cmd_build(args: argparse.Namespace) -> int:
         sources, out = sample_root(), args.out or SAMPLE_OUT
     else:
         if args.out is None:
-            print("error: --out is required when SOURCES is given", file=sys.stderr)
-            return 2
+            raise BuildError("--out is required when SOURCES is given")
         sources, out = args.sources, args.out
-    if not 0 <= args.shard_index < args.num_shards:
-        print(f"error: --shard-index must be in 0..{args.num_shards - 1}", file=sys.stderr)
-        return 2
-    configs = tuple(c.strip() for c in args.configs.split(",") if c.strip()) if args.configs else None
+    configs = tuple(c.strip() for c in args.configs.split(",") if c.strip()) if args.configs is not None else None
     opts = BuildOptions(
         sources=Path(sources),
         out=out,
         configs=configs,
-        workers=max(1, args.workers),
+        workers=args.workers,
         num_parts=args.num_shards,
         part_index=args.shard_index,
         seed=args.seed,
@@ -88,31 +119,35 @@ def cmd_build(args: argparse.Namespace) -> int:
         classes=args.classes,
         sources_per_shard=args.sources_per_shard,
         progress=not args.no_progress,
+        mixed_rand_rule=args.mixed_rand,
     )
     try:
         report = run_build(opts)
-    except (BuildLocked, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except NoSources as exc:
+        print("ximagenet12 build reads these layouts under SOURCES (any mix):", file=sys.stderr)
+        for line in exc.layouts:
+            print(f"  {line}", file=sys.stderr)
+        raise
     _print_report(report, out)
     if report.missing:
         print(
             f"\nthis part is done; {len(report.missing)} shards are built elsewhere. Copy every part's "
             f"{out}/data and {out}/.build into one folder, then run `ximagenet12 build` there again to finish."
         )
-        return 0 if report.built or report.skipped else 1
+        return 0 if report.built or report.skipped else EXIT_FAULTS
     if report.num_rows == 0:
-        print("error: nothing was built", file=sys.stderr)
-        return 1
+        raise BuildError("nothing was built: every source was rejected (see rejected.jsonl)", EXIT_FAULTS)
     where = str(out.resolve())
+    built = [c for c in SCENARIOS if c in report.counts]
+    config = "rand_bg" if "rand_bg" in built else built[0]
+    split = "test" if report.counts[config].get("test") else "train"
     print(
         f"\nbuilt {where}\nload it with:\n"
         f"  from datasets import load_dataset\n"
-        f"  ds = load_dataset({where!r}, 'rand_bg', split='test')\n"
-        f"  ds = load_dataset({where!r}, 'rand_bg', split='test', streaming=True)\n"
-        f"  import ximagenet12; ds = ximagenet12.load('rand_bg', split='test', data_dir={where!r})"
+        f"  ds = load_dataset({where!r}, {config!r}, split={split!r})\n"
+        f"  ds = load_dataset({where!r}, {config!r}, split={split!r}, streaming=True)\n"
+        f"  import ximagenet12; ds = ximagenet12.load({config!r}, split={split!r}, data_dir={where!r})"
     )
     if args.strict and report.faults:
-        print("error: --strict and some inputs were rejected", file=sys.stderr)
-        return 1
+        raise BuildError("--strict and some inputs were rejected (see rejected.jsonl)", EXIT_FAULTS)
     return 0

@@ -133,8 +133,34 @@ def test_nothing_built_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture
     root = tmp_path / "src"
     (root / "image" / WNID).mkdir(parents=True)
     (root / "image" / WNID / f"{WNID}_1.JPEG").write_bytes(b"garbage")
+    (root / "masks" / WNID).mkdir(parents=True)
+    (root / "masks" / WNID / f"{WNID}_1.png").write_bytes(b"garbage")
     assert main(["build", str(root), "--out", str(tmp_path / "o"), "--no-progress"]) == 1
-    assert "nothing was built" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing was built" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["empty", "wrong"])
+def test_an_empty_or_wrong_folder_writes_nothing_and_prints_the_layouts(
+    tmp_path: Path, capsys: pytest.CaptureFixture, kind: str
+) -> None:
+    root = tmp_path / "src"
+    root.mkdir()
+    if kind == "wrong":  # photos without annotations, and notes
+        Image.fromarray(make_scene(1)[0]).save(root / "holiday.jpg")
+        (root / "notes.txt").write_text("hello")
+    out = tmp_path / "o"
+    assert main(["build", str(root), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert not out.exists(), "nothing is written, not even the lock"
+    assert err[-1].startswith("ximagenet12 build: error: ") and "no annotated source found" in err[-1]
+    layouts = [line.strip() for line in err[1:-1]]
+    assert len(layouts) == 5
+    assert any(line.startswith("image/<wnid>/") for line in layouts)
+    assert any("LabelMe" in line for line in layouts) and any("COCO" in line for line in layouts)
+    assert any(line.startswith("backgrounds/") and "n02123159" in line for line in layouts)
+    if kind == "wrong":
+        assert "holiday.jpg: missing mask" in err[-1]
 
 
 def test_missing_sources_folder_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -124,13 +124,19 @@ def test_pairings_follow_their_rule(synthetic_build: Path) -> None:
     present = sorted({r["wnid"] for r in rows_of(synthetic_build, "original")}, key=wnids.index)
     for row in rows_of(synthetic_build, "rand_bg"):
         assert row["background_id"].startswith("photo_")
+        params = json.loads(row["params"])
+        assert params["background_origin"] == f"backgrounds/{row['background_id']}.jpg"
+        assert "background_wnid" not in params  # the synthetic photos are of no known class
     for config, rule in (("mixed_same", 0), ("mixed_next", 1)):
         for row in rows_of(synthetic_build, config):
             partner_wnid = row["background_id"].rsplit("_", 1)[0]
             assert partner_wnid == present[(present.index(row["wnid"]) + rule) % len(present)]
             assert row["background_id"] != row["source_id"]
     for row in rows_of(synthetic_build, "mixed_rand"):
-        assert row["background_id"].rsplit("_", 1)[0] != row["wnid"]
+        params = json.loads(row["params"])
+        assert params["pairing"] == "in9" and params["partner_class"] == row["background_id"].rsplit("_", 1)[0]
+        assert row["background_id"] != row["source_id"]
+    assert manifest(synthetic_build)["configs"]["mixed_rand"]["pairing"] == "in9"
 
 
 def test_shards_are_hub_ready_parquet(synthetic_build: Path) -> None:
@@ -244,3 +250,14 @@ def test_a_subset_of_configs_replaces_what_the_folder_had(
     assert sorted(p.name for p in (out / "data").iterdir()) == ["blur_bg", "rand_bg"]
     assert set(manifest(out)["configs"]) == {"blur_bg", "rand_bg"}
     assert "config_name: original" not in (out / "README.md").read_text()
+
+
+def test_mixed_rand_other_class_is_a_recorded_option(synthetic_sources: Path, tmp_path: Path) -> None:
+    out = _build(synthetic_sources, tmp_path / "other", configs=("mixed_rand",), mixed_rand_rule="other-class")
+    rows = rows_of(out, "mixed_rand")
+    assert len(rows) == 12
+    for row in rows:
+        params = json.loads(row["params"])
+        assert params["pairing"] == "other-class" and params["partner_class"] != row["wnid"]
+    entry = manifest(out)["configs"]["mixed_rand"]
+    assert entry["pairing"] == "other-class" and "other than its own" in entry["description"]

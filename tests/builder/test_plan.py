@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ximagenet12_builder.plan import make_plan, row_seed
+from ximagenet12_builder.plan import CANDIDATES, make_plan, row_seed
 from ximagenet12_builder.sources import Background, Inventory, Source
 
 from ximagenet12.classes import CLASSES
@@ -36,19 +39,19 @@ def test_row_seeds_differ_by_scenario_and_release_seed(source_id: str, scenario:
     assert 0 <= row_seed(seed, source_id, scenario) < 2**63
 
 
-def _inventory(n_per_class: int, classes: int = 4) -> Inventory:
+def _inventory(n_per_class: int, classes: int = 4, photos: int = 6) -> Inventory:
     sources = [
         Source(f"{c.wnid}_{k}", c.wnid, f"/x/{c.wnid}_{k}.JPEG", "png", f"/m/{c.wnid}_{k}.png")
         for c in CLASSES[:classes]
         for k in range(n_per_class)
     ]
-    photos = [Background(f"bg{i}", f"/b/{i}.jpg", CLASSES[i % classes].wnid) for i in range(6)]
-    return Inventory("/x", CLASSES, sources, photos, [], [])
+    outside = [Background(f"tiger{i}", f"/b/n02123159/{i}.jpg", "n02123159") for i in range(photos)]
+    return Inventory("/x", CLASSES, sources, outside, [], [])
 
 
 def test_plan_is_independent_of_input_order() -> None:
     inv = _inventory(5)
-    shuffled = Inventory(inv.root, inv.classes, inv.sources[::-1], inv.backgrounds, [], [])
+    shuffled = Inventory(inv.root, inv.classes, inv.sources[::-1], inv.backgrounds[::-1], [], [])
     configs = ("rand_bg", "mixed_same", "mixed_rand", "mixed_next", "color_r")
     assert make_plan(inv, configs).items == make_plan(shuffled, configs).items
 
@@ -58,18 +61,74 @@ def test_pairings_follow_their_rules_and_are_recorded() -> None:
     wnids = [c.wnid for c in CLASSES[:4]]
     for item in plan.items:
         rows = {r.config: r for r in item.rows}
-        assert rows["rand_bg"].background.wnid != item.source.wnid
+        assert rows["rand_bg"].background.wnid == "n02123159"
         assert rows["mixed_same"].partner.wnid == item.source.wnid
-        assert rows["mixed_same"].partner.id != item.source.id
-        assert rows["mixed_rand"].partner.wnid != item.source.wnid
+        assert all(p.wnid == item.source.wnid for p in rows["mixed_same"].partners)
         assert rows["mixed_next"].partner.wnid == wnids[(wnids.index(item.source.wnid) + 1) % 4]
-        assert all(r.background_id for r in item.rows)
+        assert dict(rows["mixed_rand"].params) == {"pairing": "in9"}
+        for row in item.rows:
+            assert row.background_id
+            ids = [c.id for c in (*row.backgrounds, *row.partners)]
+            assert len(ids) == len(set(ids)) <= CANDIDATES and item.source.id not in ids
+
+
+def test_rand_bg_never_uses_a_photo_of_a_build_class() -> None:
+    inv = _inventory(5)
+    inside = [Background(f"in{i}", f"/b/{c.wnid}/{i}.jpg", c.wnid) for i, c in enumerate(CLASSES)]
+    inv = Inventory(inv.root, inv.classes, inv.sources, inside + inv.backgrounds[:1], [], [])
+    plan = make_plan(inv, ("rand_bg",))
+    used = {b.id for item in plan.items for row in item.rows for b in row.backgrounds}
+    assert used == {"tiger0"}
+
+
+def test_without_background_photos_rand_bg_is_not_planned_and_says_what_to_add() -> None:
+    plan = make_plan(_inventory(3, photos=0), ("rand_bg", "blur_bg"))
+    assert all([r.config for r in item.rows] == ["blur_bg"] for item in plan.items)
+    assert plan.rejected == []
+    assert set(plan.not_built) == {"rand_bg"}
+    assert "backgrounds/" in plan.not_built["rand_bg"] and "n02123159" in plan.not_built["rand_bg"]
+    assert plan.planned_configs() == ("blur_bg",)
+
+
+def test_mixed_rand_follows_imagenet9_by_default_and_other_class_on_request() -> None:
+    """ImageNet-9: a random class, own included (1 in 4 here); the option never pairs the own class."""
+    inv = _inventory(150)
+    default = make_plan(inv, ("mixed_rand",))
+    own = [item.rows[0].partner.wnid == item.source.wnid for item in default.items]
+    # 600 draws of a 1-in-4 event: mean 150, sd ~10.6; a rule excluding the own class would give 0.
+    assert 110 < sum(own) < 190
+    classes = Counter(item.rows[0].partner.wnid for item in default.items)
+    assert set(classes) == {c.wnid for c in CLASSES[:4]} and min(classes.values()) > 110
+    other = make_plan(inv, ("mixed_rand",), mixed_rand_rule="other-class")
+    assert all(item.rows[0].partner.wnid != item.source.wnid for item in other.items)
+    assert all(dict(item.rows[0].params) == {"pairing": "other-class"} for item in other.items)
+    with pytest.raises(ValueError, match="unknown mixed_rand rule"):
+        make_plan(inv, ("mixed_rand",), mixed_rand_rule="nope")
+
+
+def test_the_drawn_partner_comes_first_and_fallbacks_are_stable() -> None:
+    inv = _inventory(20)
+    a = make_plan(inv, ("mixed_same", "rand_bg"), seed=5)
+    b = make_plan(inv, ("mixed_same", "rand_bg"), seed=5)
+    c = make_plan(inv, ("mixed_same", "rand_bg"), seed=6)
+    assert a.items == b.items and a.items != c.items
+    firsts = Counter(item.rows[0].partner.id for item in a.items if item.source.wnid == CLASSES[0].wnid)
+    assert len(firsts) > 5, "the first candidate is a draw, not always the same source"
 
 
 def test_a_class_with_one_source_has_no_mixed_same_row() -> None:
     plan = make_plan(_inventory(1), ("mixed_same", "blur_bg"))
     assert all([r.config for r in item.rows] == ["blur_bg"] for item in plan.items)
-    assert len(plan.rejected) == 4 and all("no partner" in r.reason for r in plan.rejected)
+    assert plan.rejected == [], "a config that no source can have is explained once, not per source"
+    assert "single source" in plan.not_built["mixed_same"]
+
+
+def test_one_single_source_class_among_others_is_reported_per_source() -> None:
+    inv = _inventory(3)
+    lone = Source(f"{CLASSES[5].wnid}_1", CLASSES[5].wnid, "/x/lone.JPEG", "png", "/m/lone.png")
+    plan = make_plan(Inventory(inv.root, inv.classes, [*inv.sources, lone], inv.backgrounds, [], []), ("mixed_same",))
+    assert [(r.file, r.stage) for r in plan.rejected] == [("/x/lone.JPEG", "plan")]
+    assert "no partner" in plan.rejected[0].reason and plan.not_built == {}
 
 
 def test_shards_cut_the_sorted_sources_into_fixed_slices() -> None:

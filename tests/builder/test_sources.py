@@ -34,18 +34,27 @@ def test_backgrounds_keep_their_class_and_generated_images_their_source(tmp_path
     ids = make_source_tree(tmp_path, n_per_class=1, wnids=WNIDS[:2])
     photo = encode_jpeg(np.full((40, 60, 3), 90, np.uint8))
     (tmp_path / "backgrounds" / WNIDS[0]).mkdir(parents=True)
-    (tmp_path / "backgrounds" / WNIDS[0] / "forest.jpg").write_bytes(photo)
+    (tmp_path / "backgrounds" / WNIDS[0] / "forest.jpg").write_bytes(photo)  # a build class: refused
+    (tmp_path / "backgrounds" / "n02123159").mkdir()
+    (tmp_path / "backgrounds" / "n02123159" / "tiger.jpg").write_bytes(photo)
+    (tmp_path / "backgrounds" / f"{WNIDS[1]}_77.JPEG").write_bytes(photo)  # ImageNet name of a build class: refused
     (tmp_path / "backgrounds" / "sky.jpg").write_bytes(photo)
     (tmp_path / "ai_backgrounds").mkdir()
     (tmp_path / "ai_backgrounds" / f"{ids[0]}_sdxl.png").write_bytes(encode_png(np.full((64, 64, 3), 30, np.uint8)))
     (tmp_path / "ai_backgrounds" / "n00000000_1_sdxl.png").write_bytes(photo)
     (tmp_path / "ai_backgrounds" / "nonsense.png").write_bytes(photo)
     inv = discover(tmp_path)
-    assert {(b.id, b.wnid) for b in inv.backgrounds} == {(f"{WNIDS[0]}/forest", WNIDS[0]), ("sky", None)}
+    assert {(b.id, b.wnid, b.origin) for b in inv.backgrounds} == {
+        ("n02123159/tiger", "n02123159", "backgrounds/n02123159/tiger.jpg"),
+        ("sky", None, "backgrounds/sky.jpg"),
+    }
+    assert inv.background_classes == ("n02123159",)
     assert [(g.id, g.source_id) for g in inv.generated] == [(f"{ids[0]}_sdxl", ids[0])]
     reasons = {Path(r.file).name: r.reason for r in inv.rejected}
     assert "not a source of this build" in reasons["n00000000_1_sdxl.png"]
     assert "does not start with a source id" in reasons["nonsense.png"]
+    for refused in ("forest.jpg", f"{WNIDS[1]}_77.JPEG"):
+        assert "one of this build's classes" in reasons[refused] and "n02123159" in reasons[refused]
 
 
 def test_ai_bg_rows_take_the_generated_image_and_a_resized_mask(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ pycocotools.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -18,13 +19,19 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from pycocotools import mask as coco_mask
+
+from ..imageio import too_many_pixels
 
 PathLike = str | Path
 
 LOSSLESS_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
 LOSSY_SUFFIXES = (".jpg", ".jpeg")
 AREA_SHAPE_TYPES = ("polygon", "rectangle", "circle", "rotation")
+# Points may lie outside the image (annotation tools allow it), but not further than this many image
+# sizes: beyond it the outline is no annotation of this image, and OpenCV's int32 maths would overflow.
+COORDINATE_REACH = 4
 
 
 class MaskError(ValueError):
@@ -47,11 +54,32 @@ def _size(shape: Sequence[int]) -> str:
     return f"{shape[0]}x{shape[1]}"
 
 
+def check_pixels(height: int, width: int, *, source: object = None, what: str = "mask") -> None:
+    """Refuse a mask size over the project's one pixel limit (`imageio.pixel_limit()`), before allocating it."""
+    if (fault := too_many_pixels(height, width)) is not None:
+        raise _error(source, f"{what} too large: {fault}")
+
+
+def _check_reach(points: np.ndarray, height: int, width: int, where: str, source: object) -> None:
+    reach = COORDINATE_REACH * max(height, width)
+    if np.abs(points).max(initial=0) > reach:
+        raise _error(
+            source,
+            f"{where}: a coordinate lies more than {COORDINATE_REACH} image sizes outside the "
+            f"{height}x{width} image (|value| > {reach})",
+        )
+
+
 def polygon_mask(polygons: Iterable[np.ndarray | Sequence], height: int, width: int) -> np.ndarray:
     """Union of filled polygons, each (N, 2) x/y points, rounded to the pixel grid."""
+    check_pixels(height, width)
     mask = np.zeros((height, width), np.uint8)
     for polygon in polygons:
-        points = np.rint(np.asarray(polygon, dtype=np.float64).reshape(-1, 2)).astype(np.int32)
+        raw = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(raw).all():
+            raise MaskError("polygon points must be finite numbers")
+        _check_reach(raw, height, width, "polygon", None)
+        points = np.rint(raw).astype(np.int32)
         # One call per polygon: fillPoly fills several polygons even-odd, not as a union.
         cv2.fillPoly(mask, [points], 255)
     return mask
@@ -89,8 +117,30 @@ def _image_to_mask(image: np.ndarray, threshold: int, source: object) -> np.ndar
     return np.where(red, 255, 0).astype(np.uint8)
 
 
+def _header_size(data: bytes, source: object) -> tuple[int, int]:
+    """(height, width) from an image file's header, read without decoding its pixels."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                width, height = im.size
+    except Image.DecompressionBombError as exc:
+        raise _error(source, f"mask image too large: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise _error(source, "cannot decode image (not a readable PNG/JPEG, or truncated)") from exc
+    except Exception as exc:
+        raise _error(source, f"cannot decode image ({type(exc).__name__} in its header)") from exc
+    return height, width
+
+
 def _decode_mask(data: bytes, source: object, *, lossy: bool) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if not data:
+        raise _error(source, "cannot decode image (not a readable PNG/JPEG, or truncated)")
+    check_pixels(*_header_size(data, source), source=source, what="mask image")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
     if image is None:
         raise _error(source, "cannot decode image (not a readable PNG/JPEG, or truncated)")
     # JPEG masks carry compression noise around edges, so they are thresholded at mid-grey.
@@ -125,6 +175,8 @@ def _load_json(path_or_data: PathLike | dict, source: object) -> tuple[Any, obje
         return json.loads(text), source
     except json.JSONDecodeError as exc:
         raise _error(source, f"malformed JSON ({exc})") from exc
+    except RecursionError:
+        raise _error(source, "malformed JSON (nested too deeply)") from None
 
 
 def _points(raw: Any, where: str, source: object) -> np.ndarray:
@@ -142,9 +194,11 @@ def _labelme_size(data: dict, shape: Sequence[int] | None, source: object) -> tu
     if height is None or width is None:
         if shape is None:
             raise _error(source, "missing key 'imageHeight'/'imageWidth' and no shape given")
+        check_pixels(int(shape[0]), int(shape[1]), source=source)
         return int(shape[0]), int(shape[1])
-    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+    if not (_positive_int(height) and _positive_int(width)):
         raise _error(source, f"imageHeight/imageWidth are not positive integers: {height}, {width}")
+    check_pixels(height, width, source=source, what="declared image size")
     if shape is not None and (height, width) != (int(shape[0]), int(shape[1])):
         raise _error(
             source,
@@ -159,6 +213,8 @@ def _shape_mask(item: dict, where: str, height: int, width: int, source: object)
     if "points" not in item:
         raise _error(source, f"{where}: missing key 'points'")
     points = _points(item["points"], where, source)
+    # A circle's second point only gives its radius, which is checked below with its own message.
+    _check_reach(points[:1] if kind == "circle" else points, height, width, where, source)
     if kind in ("polygon", "rotation"):
         if len(points) < 3:
             raise _error(source, f"{where}: polygon with {len(points)} points, needs at least 3")
@@ -177,6 +233,11 @@ def _shape_mask(item: dict, where: str, height: int, width: int, source: object)
         centre, edge = points
         mask = np.zeros((height, width), np.uint8)
         radius = round(math.dist(centre, edge))
+        if radius > COORDINATE_REACH * max(height, width):
+            raise _error(
+                source,
+                f"{where}: circle radius {radius} is more than {COORDINATE_REACH} times the {height}x{width} image",
+            )
         cv2.circle(mask, tuple(round(v) for v in centre), radius, 255, thickness=-1)
         return mask
     raise _error(
@@ -263,6 +324,8 @@ def _check_runs(runs: Sequence[int], height: int, width: int, where: str, source
 def _rle_mask(seg: dict, height: int, width: int, where: str, source: object) -> np.ndarray:
     if "counts" not in seg or "size" not in seg:
         raise _error(source, f"{where}: RLE segmentation needs 'counts' and 'size'")
+    if not isinstance(seg["size"], (list, tuple)) or len(seg["size"]) != 2:
+        raise _error(source, f"{where}: RLE size must be [height, width]")
     if list(seg["size"]) != [height, width]:
         raise _error(
             source, f"{where}: RLE size is {_size(seg['size'])}, image is {height}x{width} "
@@ -270,7 +333,7 @@ def _rle_mask(seg: dict, height: int, width: int, where: str, source: object) ->
         )
     counts = seg["counts"]
     if isinstance(counts, list):
-        if not all(isinstance(run, int) for run in counts):
+        if not all(isinstance(run, int) and not isinstance(run, bool) for run in counts):
             raise _error(source, f"{where}: uncompressed RLE counts must be integers")
         _check_runs(counts, height, width, where, source)
         rle = coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
@@ -290,7 +353,7 @@ def _rle_mask(seg: dict, height: int, width: int, where: str, source: object) ->
     return np.where(decoded > 0, 255, 0).astype(np.uint8)
 
 
-def _coco_polygons(seg: list, where: str, source: object) -> list[np.ndarray]:
+def _coco_polygons(seg: list, height: int, width: int, where: str, source: object) -> list[np.ndarray]:
     polygons = []
     for part, flat in enumerate(seg):
         if not isinstance(flat, list) or not all(isinstance(v, (int, float)) for v in flat):
@@ -301,7 +364,11 @@ def _coco_polygons(seg: list, where: str, source: object) -> list[np.ndarray]:
             raise _error(
                 source, f"{where}: polygon {part} with {len(flat) // 2} points, needs at least 3"
             )
-        polygons.append(np.asarray(flat, dtype=np.float64).reshape(-1, 2))
+        points = np.asarray(flat, dtype=np.float64).reshape(-1, 2)
+        if not np.isfinite(points).all():
+            raise _error(source, f"{where}: polygon {part} has a coordinate that is not a finite number")
+        _check_reach(points, height, width, f"{where}: polygon {part}", source)
+        polygons.append(points)
     return polygons
 
 
@@ -309,6 +376,9 @@ def mask_from_coco(
     annotations: Iterable[dict], height: int, width: int, *, source: object = None
 ) -> np.ndarray:
     """Union of COCO `segmentation`s: polygons, uncompressed RLE or compressed RLE."""
+    if not (_positive_int(height) and _positive_int(width)):
+        raise _error(source, f"image height/width are not positive integers: {height}, {width}")
+    check_pixels(height, width, source=source, what="declared image size")
     mask = np.zeros((height, width), np.uint8)
     for index, ann in enumerate(annotations):
         where = f"annotation {ann.get('id', index) if isinstance(ann, dict) else index}"
@@ -316,7 +386,7 @@ def mask_from_coco(
             raise _error(source, f"{where}: missing key 'segmentation'")
         seg = ann["segmentation"]
         if isinstance(seg, list):
-            mask |= polygon_mask(_coco_polygons(seg, where, source), height, width)
+            mask |= polygon_mask(_coco_polygons(seg, height, width, where, source), height, width)
         elif isinstance(seg, dict):
             mask |= _rle_mask(seg, height, width, where, source)
         else:
@@ -340,11 +410,16 @@ def coco_index(path: PathLike) -> dict[str, CocoImage]:
     by_id: dict[Any, str] = {}
     index: dict[str, CocoImage] = {}
     for position, image in enumerate(data["images"]):
+        if not isinstance(image, dict):
+            raise _error(source, f"image {position}: not an object")
         missing = [k for k in ("id", "file_name", "height", "width") if k not in image]
         if missing:
             raise _error(source, f"image {position}: missing key {missing[0]!r}")
+        if not isinstance(image["id"], (int, str)) or not isinstance(image["file_name"], str):
+            raise _error(source, f"image {position}: 'id' must be a number or string and 'file_name' a string")
         if not (_positive_int(image["height"]) and _positive_int(image["width"])):
             raise _error(source, f"image {image['id']}: height/width are not positive integers")
+        check_pixels(image["height"], image["width"], source=source, what=f"image {image['id']}: declared size")
         if image["id"] in by_id:
             raise _error(source, f"image {image['id']}: duplicate image id")
         if image["file_name"] in index:
@@ -354,7 +429,7 @@ def coco_index(path: PathLike) -> dict[str, CocoImage]:
     for position, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict) or "image_id" not in ann:
             raise _error(source, f"annotation {position}: missing key 'image_id'")
-        if ann["image_id"] not in by_id:
+        if not isinstance(ann["image_id"], (int, str)) or ann["image_id"] not in by_id:
             where = f"annotation {ann.get('id', position)}"
             raise _error(source, f"{where}: unknown image_id {ann['image_id']!r}")
         index[by_id[ann["image_id"]]].annotations.append(ann)

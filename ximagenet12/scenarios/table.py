@@ -21,8 +21,9 @@ Draw = Callable[[np.random.Generator], dict[str, Any]]
 class ExtraInput:
     """An input a scenario takes besides the image and its mask, and where a build finds it.
 
-    `origin`: `photo` (a background photo of a class outside the build's), `generated` (an image made
-    elsewhere from this source) or `partner` (another source of the build, chosen by `pairing`).
+    `origin`: `photo` (a real photo of a class outside the build's label set, from `backgrounds/`; the
+    authors used ImageNet tiger cat, n02123159), `generated` (an image made elsewhere from this source)
+    or `partner` (another source of the build, chosen by `pairing`, ImageNet-9's rules).
     `arguments` are the keyword arguments of `apply` it fills.
     """
 
@@ -33,7 +34,12 @@ class ExtraInput:
 
 @dataclass(frozen=True)
 class Scenario:
-    """One scenario: how it is computed, what it draws and how its images are stored."""
+    """One scenario: how it is computed, what it draws and how its images are stored.
+
+    `needs_object` / `needs_background`: the result is meaningless without object pixels / without
+    background pixels (an all-object mask), so `apply` refuses such a mask. `colour_only`: the
+    scenario changes only hue or saturation, so a greyscale image comes out unchanged.
+    """
 
     name: str
     title: str
@@ -47,6 +53,7 @@ class Scenario:
     extra: ExtraInput | None = None
     needs_object: bool = True
     needs_background: bool = False
+    colour_only: bool = False
     paper_column: str | None = None
     family: Literal["xin12", "in9"] = "xin12"
     departs: str | None = None
@@ -123,6 +130,7 @@ def _color(channel: str, colour: str) -> Scenario:
         draw=_hue_from_bands(bands),
         ranges={"hue": bands},
         needs_background=True,
+        colour_only=True,
         paper_column=channel.capitalize(),
     )
 
@@ -137,7 +145,7 @@ def _mixed_scenario(pairing: Literal["same", "rand", "next"], who: str) -> Scena
         ),
         run=_mixed,
         extra=ExtraInput("partner", ("background", "background_mask"), pairing),
-        needs_background=False,
+        needs_background=True,
         family="in9",
     )
 
@@ -179,6 +187,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         draw=lambda rng: {"shift": int(rng.integers(0, 91))},
         ranges={"shift": [0, 90]},
         needs_background=True,
+        colour_only=True,
         departs="The authors' script adds k in uint8 and so wraps at 256 before taking % 180; here hue wraps at 180.",
     ),
     Scenario(
@@ -187,6 +196,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         description="Background converted to greyscale (luma), object kept.",
         run=_keep_mask(F.grey_background),
         needs_background=True,
+        colour_only=True,
         paper_column="Color_grey",
         departs="No code was published; this follows the paper's description.",
     ),
@@ -212,7 +222,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         title="Segmented object",
         description="Object kept, background (0, 0, 0).",
         run=_keep_mask(F.segment),
-        needs_background=False,
+        needs_background=True,
         paper_column="Seg_img",
     ),
     Scenario(
@@ -222,6 +232,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         run=_keep_mask(F.to_transparent),
         mode="RGBA",
         encoding="png",
+        needs_background=True,
         departs=(
             "The authors' script zeroed only alpha and kept the background's RGB, which comes back "
             "whenever a loader drops alpha; here the background is (0, 0, 0, 0) as the paper says."
@@ -231,12 +242,14 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         name="rand_bg",
         title="Random real background",
         description=(
-            "A background photo of another class; the black-background object is stretched to the "
-            "photo's size (aspect not kept) and added to it with saturation, as the authors did; "
+            "A real photo of a class outside the label set (the authors used ImageNet tiger cat, "
+            "n02123159), from the build's backgrounds/ folder; the black-background object is stretched "
+            "to the photo's size (aspect not kept) and added to it with saturation, as the authors did; "
             "the mask is resized with it."
         ),
         run=_rand_bg,
         extra=ExtraInput("photo"),
+        needs_background=True,
         paper_column="Rand_bg",
     ),
     Scenario(
@@ -270,7 +283,7 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         family="in9",
     ),
     _mixed_scenario("same", "another source of the same class"),
-    _mixed_scenario("rand", "a random source of another class"),
+    _mixed_scenario("rand", "a random source of a random class (ImageNet-9's rule: the own class included)"),
     _mixed_scenario("next", "a source of the next class (label + 1, wrapping)"),
 )
 
