@@ -261,6 +261,12 @@ def provenance(manifest: Manifest) -> str:
                 f"{src.generated_images} AI-generated images; {src.rejected_files} input files rejected "
                 "(listed in `rejected.jsonl`)."
             ),
+            *(
+                [f"- AI-generated images made with {', '.join(f'`{m}`' for m in src.generation_models)} "
+                 "(each `ai_bg` row's `params.generation` records model, prompt and seed)."]
+                if src.generation_models
+                else []
+            ),
             (
                 f"- Work shards: {manifest.num_shards}, of up to {manifest.sources_per_shard} sources each; "
                 f"Parquet files: {len(manifest.files)}, each with its rows, sizes and sha256 in "

@@ -9,6 +9,7 @@ is never a finished build.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -34,7 +35,7 @@ from ximagenet12.scenarios import SCENARIOS
 
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD, Plan, make_plan
 from .shards import SHARD_PARTIAL
-from .sources import LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
+from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
 from .worker import ShardJob, ShardResult, build_shard
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
@@ -229,7 +230,9 @@ def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path
         rows = []
         for row in item.rows:
             inputs = [c.image for c in row.partners] + [c.path for c in row.backgrounds]
-            rows.append([row.config, row.seed, [[_relative(p, root), _stat(p)] for p in inputs], list(row.params)])
+            records = [c.record for c in row.backgrounds if c.record is not None]
+            inputs_read = [[_relative(p, root), _stat(p)] for p in inputs]
+            rows.append([row.config, row.seed, inputs_read, list(row.params), records])
         items.append(
             [
                 s.id,
@@ -389,6 +392,40 @@ def _nothing_to_build(sources: Path, inv: Inventory) -> NoSources:
     )
 
 
+# What an ai_bg row records of its image's generation record (the scheduler's class, not its whole config).
+GENERATION_KEYS = ("model", "prompt", "negative_prompt", "seed", "steps", "guidance", "strength", "precision", "sha256")
+
+
+def with_generation_records(inv: Inventory, folder: Path) -> Inventory:
+    """The inventory with each generated image's record from `generation.jsonl` (bad records rejected)."""
+    from .generation.records import read_generation_records
+
+    errors: list[str] = []
+    records = read_generation_records(folder, errors=errors) if folder.is_dir() else {}
+    path = folder / GENERATION_RECORDS
+    rejected = [Rejected(str(path), "line " + error.removeprefix(f"{path}:").strip(), "discover") for error in errors]
+    generated = []
+    for image in inv.generated:
+        record = records.get(Path(image.path).name)
+        if record is not None:
+            kept = {key: record[key] for key in GENERATION_KEYS}
+            kept["scheduler"] = record["scheduler"].get("class")
+            kept["versions"] = {k: v for k, v in record["versions"].items() if k in ("diffusers", "torch")}
+            image = dataclasses.replace(image, record=canonical_json(kept))
+        generated.append(image)
+    return dataclasses.replace(inv, generated=generated, rejected=inv.rejected + rejected)
+
+
+def generation_models(inv: Inventory) -> list[str]:
+    """The distinct models (id@revision) the build's generated images were made with."""
+    models = set()
+    for image in inv.generated:
+        if image.record is not None:
+            model = json.loads(image.record)["model"]
+            models.add(f"{model.get('id') or model.get('origin', '?')}@{model.get('revision', '?')}")
+    return sorted(models)
+
+
 def run_build(opts: BuildOptions) -> BuildReport:
     """Build (or resume) the shards of this part of the plan; finalise when every shard is done.
 
@@ -400,6 +437,7 @@ def run_build(opts: BuildOptions) -> BuildReport:
     check_output(sources, out)
     classes = load_classes(opts.classes or sources / "classes.json")
     inv = discover(sources, classes=classes, backgrounds=opts.backgrounds, ai_backgrounds=opts.ai_backgrounds)
+    inv = with_generation_records(inv, Path(opts.ai_backgrounds or sources / "ai_backgrounds"))
     if not inv.sources:
         raise _nothing_to_build(sources, inv)
     if configs is None or any(SCENARIOS[c].extra is not None and SCENARIOS[c].extra.origin == "photo" for c in configs):
@@ -508,6 +546,7 @@ def _write_plan_state(out: Path, inv: Inventory, plan: Plan, fingerprints: list[
         "backgrounds": len(inv.backgrounds),
         "background_classes": list(inv.background_classes),
         "generated": len(inv.generated),
+        "generation_models": generation_models(inv),
         "row_count": row_count,
         # Before any shard is done, a row is guessed at 1.5 times its source file (JPEG q95, PNG masks).
         "bytes_per_row_guess": round(1.5 * source_bytes / row_count) if row_count else 0,
@@ -625,6 +664,7 @@ def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf
             rejected_files=len({r.file for r in report.rejected if r.stage != "plan"}),
             greyscale_sources=report.greyscale_sources,
             background_classes=tuple(state.get("background_classes", [])),
+            generation_models=tuple(state.get("generation_models", [])),
         ),
         configs=configs,
         files=tuple(mf.FileEntry(**f.to_dict()) for f in files),

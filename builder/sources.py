@@ -24,6 +24,7 @@ from ximagenet12.imageio import ImageDecodeError, read_rgb
 
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 AUTHOR_MASK_DIRS = ("standard_masks", "masks")
+GENERATION_RECORDS = "generation.jsonl"  # beside the generated images: how each was made
 SKIP_DIRS = frozenset({"image", *AUTHOR_MASK_DIRS, "backgrounds", "ai_backgrounds"})
 WNID = re.compile(r"n\d{8}")
 SOURCE_ID = re.compile(r"(n\d{8}_\d+)")
@@ -71,6 +72,7 @@ class Background:
     wnid: str | None = None
     source_id: str | None = None
     origin: str | None = None
+    record: str | None = None  # for a generated image: how it was made (JSON), from generation.jsonl
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,8 @@ def _photos(
 ) -> list[Background]:
     out: list[Background] = []
     for path in walk.files(folder):
+        if generated and path.name == GENERATION_RECORDS and path.parent == folder:
+            continue
         if not _is_image(path):
             rejected.append(Rejected(str(path), f"not an image file (suffix {path.suffix!r})"))
             continue

@@ -186,9 +186,11 @@ def _paired(row: Row, loader: SourceLoader, bad: list[Rejected]) -> tuple[dict[s
         except (ValueError, OSError) as exc:
             bad.append(Rejected(photo.path, str(exc), "decode"))
             continue
-        recorded = {"background_origin": photo.origin or photo.id}
+        recorded: dict[str, Any] = {"background_origin": photo.origin or photo.id}
         if photo.wnid:
             recorded["background_wnid"] = photo.wnid
+        if photo.record is not None:
+            recorded["generation"] = json.loads(photo.record)
         return {"background": rgb}, photo.id, recorded
     what = "partner sources" if row.partners else "images"
     count = len(row.partners) + len(row.backgrounds)

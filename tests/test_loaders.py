@@ -1,9 +1,10 @@
 """A build loads with plain `datasets`, oldest and newest tested release, each in its own virtualenv.
 
 The card and the README promise the range in `ximagenet12_builder.card` (DATASETS_OLDEST..DATASETS_NEWEST). Each
-virtualenv is created from PyPI on first use under `.venvs/` (ignored by git) and reused while its requirements
-are unchanged. Every config and split is read normally and streaming; the rows must equal the shards' own bytes
-read here with pyarrow.
+virtualenv is created from PyPI on first use in the user's cache ($XIMAGENET12_TEST_VENVS, else
+~/.cache/ximagenet12/test-venvs, so fresh clones and CI runs on one machine share them) and reused while its
+requirements are unchanged. Every config and split is read normally and streaming; the rows must equal the
+shards' own bytes read here with pyarrow.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from ximagenet12_builder.card import DATASETS_NEWEST, DATASETS_OLDEST
 
 from ximagenet12 import manifest as mf
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-VENVS = REPO_ROOT / ".venvs"
+VENVS = Path(
+    os.environ.get("XIMAGENET12_TEST_VENVS")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ximagenet12" / "test-venvs"
+)
 MARKER = "ximagenet12-requirements.txt"
 # Releases of datasets before 2.20 need NumPy 1 (and so a pyarrow built for it) and a huggingface_hub before 1.0;
 # 2.14.0 also an fsspec of its time (it pins none; later ones break its data-file resolution). Images need Pillow.

@@ -121,20 +121,25 @@ class SourceCounts:
     rejected_files: int = 0
     greyscale_sources: int = 0
     background_classes: tuple[str, ...] = ()
+    generation_models: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
-        out["background_classes"] = list(self.background_classes)
+        for name in _SOURCE_LISTS:
+            out[name] = list(out[name])
         return {**self.extra, **out}
 
     @classmethod
     def from_dict(cls, data: Any) -> SourceCounts:
         data = _dict(data, "sources")
-        counts = {f.name for f in fields(cls)} - {"extra", "background_classes"}
-        extra = {k: v for k, v in data.items() if k not in counts | {"background_classes"}}
-        classes = tuple(str(w) for w in _list(data.get("background_classes", []), "sources.background_classes"))
-        return cls(**{k: int(data[k]) for k in counts if k in data}, background_classes=classes, extra=extra)
+        counts = {f.name for f in fields(cls)} - {"extra", *_SOURCE_LISTS}
+        extra = {k: v for k, v in data.items() if k not in counts | set(_SOURCE_LISTS)}
+        lists = {name: tuple(str(v) for v in _list(data.get(name, []), f"sources.{name}")) for name in _SOURCE_LISTS}
+        return cls(**{k: int(data[k]) for k in counts if k in data}, **lists, extra=extra)
+
+
+_SOURCE_LISTS = ("background_classes", "generation_models")
 
 
 @dataclass(frozen=True)

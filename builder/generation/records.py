@@ -18,9 +18,9 @@ from typing import Any
 from ximagenet12.errors import DataError
 from ximagenet12.provenance import sha256_file, write_atomic
 
+from ..sources import GENERATION_RECORDS as RECORDS_NAME
 from ..sources import SOURCE_ID
 
-RECORDS_NAME = "generation.jsonl"
 SHA256 = re.compile(r"[0-9a-f]{64}")
 Number = (int, float)
 

@@ -14,6 +14,7 @@ from ximagenet12_builder.pipeline import BuildOptions, run_build
 
 from tests.hub_server import HubServer, run_with_hub
 from ximagenet12 import imageio
+from ximagenet12 import manifest as mf
 from ximagenet12.errors import EXIT_NOT_FOUND
 from ximagenet12.masks import load_mask
 
@@ -78,7 +79,10 @@ def test_generate_from_the_hub_then_build_and_load_ai_bg(model_hub: HubServer, s
     build = tmp_path / "build"
     report = run_build(BuildOptions(sources=sources, out=build, configs=("ai_bg",), progress=False))
     assert report.complete and report.num_rows == 8
-    assert not [r for r in report.faults if r.file.endswith(".png")]
+    assert report.faults == []
+    manifest = mf.read_manifest(build)
+    assert manifest.sources.generation_models == (f"{MODEL_REPO}@{commit}",)
+    assert f"`{MODEL_REPO}@{commit}`" in (build / "README.md").read_text()
     from datasets import load_dataset
 
     rows = [row for split in ("train", "test") for row in load_dataset(str(build), "ai_bg", split=split)]
@@ -97,5 +101,11 @@ def test_generate_from_the_hub_then_build_and_load_ai_bg(model_hub: HubServer, s
         mask = load_mask(sources / "masks" / wnid / f"{row['source_id']}.png", expected_shape=source.shape)
         np.testing.assert_array_equal(np.asarray(row["mask"]), mask)
         np.testing.assert_array_equal(made[mask > 0], source[mask > 0])
-        assert json.loads(row["params"])["seed"] >= 0
+        params = json.loads(row["params"])
+        assert params["seed"] >= 0
+        record = records[f"{row['background_id']}.png"]
+        made_with = params["generation"]
+        assert made_with["model"] == record["model"] and made_with["seed"] == record["seed"]
+        assert made_with["prompt"] == record["prompt"] and made_with["sha256"] == record["sha256"]
+        assert made_with["scheduler"] == record["scheduler"]["class"]
     assert (out / RECORDS_NAME).is_file()

@@ -256,8 +256,10 @@ SCENARIOS_LIST: tuple[Scenario, ...] = (
         name="ai_bg",
         title="AI-generated background",
         description=(
-            "An image generated elsewhere (Stable Diffusion through Playground AI) from the "
-            "transparent object, ingested as it is; the mask is resized (nearest) to its size."
+            "A picture of the object on a generated background, ingested as it is: made by "
+            "`ximagenet12 generate-backgrounds` (diffusion inpainting around the object, which is kept "
+            "exactly; each row records the model, prompt and seed) or elsewhere, as the authors made theirs "
+            "with Stable Diffusion through Playground AI; the mask is resized (nearest) to its size."
         ),
         run=_ai_bg,
         extra=ExtraInput("generated"),
