@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "ximagenet12_builder.cli.release",
     "ximagenet12_builder.cli.preview",
     "ximagenet12_builder.cli.evaluate",
+    "ximagenet12_builder.cli.leaderboard",
 )
 # Errors that name a file and say what is wrong with it: printed as one line, exit code 2.
 FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
