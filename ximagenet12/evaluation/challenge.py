@@ -127,18 +127,19 @@ def item_seed(seed: int, source_id: str) -> int:
 
 
 def plan_pairs(items: list[Item], options: ChallengeOptions) -> list[np.ndarray]:
-    """For each foreground, the indices of its backgrounds (sorted)."""
+    """For each foreground, the indices of its backgrounds (sorted); the draws depend on ids, not on list order."""
     labels = np.asarray([item.label for item in items])
     usable = np.asarray([item.tiles for item in items], dtype=bool)
+    by_id = np.argsort(np.asarray([item.source_id for item in items], dtype=object), kind="stable")
     plan = []
     for i, item in enumerate(items):
         allowed = usable & (labels != item.label) if options.pool == "other" else usable.copy()
         allowed[i] = False
-        candidates = np.flatnonzero(allowed)
+        candidates = by_id[allowed[by_id]]
         if options.backgrounds and options.backgrounds < len(candidates):
             rng = np.random.default_rng(item_seed(options.seed, item.source_id))
-            candidates = np.sort(rng.choice(candidates, options.backgrounds, replace=False))
-        plan.append(candidates)
+            candidates = rng.choice(candidates, options.backgrounds, replace=False)
+        plan.append(np.sort(candidates))
     return plan
 
 
