@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ...classes import ClassInfo
-from .base import LoadOptions, ModelError, ModelSpec, load_failure, require
+from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, require
 from .torch import TorchClassifier
 
 IMAGENET_1K = "imagenet-1k"
 RESAMPLE_NAMES = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+HUB_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 CONVNEXT_FULL_SQUASH = 384  # ConvNeXt processors squash without cropping from this shortest edge up
 
 
@@ -49,22 +50,29 @@ def imagenet_labels() -> tuple[list[str], list[str]]:
 
 
 def _imagenet_order(labels: Sequence[str]) -> list[int] | None:
-    """For each ImageNet index, the model column whose label names it (full description, wnid or a unique
-    first lemma), if all 1000 labels name distinct ImageNet classes."""
+    """For each ImageNet index, the model column whose label names it, if all 1000 labels name distinct classes.
+
+    A label names a class by its full description ('tench, Tinca tinca'), its wnid, or a first lemma that no
+    other class shares. ImageNet has one description twice ('crane', the bird 134 and the machine 517): its
+    columns are matched to those indices in order, as every index-ordered id2label has them.
+    """
     wnids, descriptions = imagenet_labels()
-    index = {d.lower(): i for i, d in enumerate(descriptions)} | {w.lower(): i for i, w in enumerate(wnids)}
+    by_name: dict[str, list[int]] = {}
+    for i, d in enumerate(descriptions):
+        by_name.setdefault(d.lower(), []).append(i)
+    for i, w in enumerate(wnids):
+        by_name.setdefault(w.lower(), []).append(i)
     firsts: dict[str, list[int]] = {}
     for i, d in enumerate(descriptions):
         firsts.setdefault(d.split(",")[0].strip().lower(), []).append(i)
     order = [-1] * len(descriptions)
     for column, label in enumerate(labels):
         key = str(label).strip().lower()
-        found = index.get(key)
-        if found is None and len(firsts.get(key, [])) == 1:
-            found = firsts[key][0]
-        if found is None or order[found] != -1:
+        candidates = by_name.get(key) or (firsts[key] if len(firsts.get(key, [])) == 1 else [])
+        free = [i for i in candidates if order[i] == -1]
+        if not free:
             return None
-        order[found] = column
+        order[free[0]] = column
     return order if -1 not in order else None
 
 
@@ -231,9 +239,11 @@ def load(spec: ModelSpec, options: LoadOptions) -> HFClassifier:
         raise load_failure(str(spec), error) from error
     labels = [module.config.id2label[i] for i in range(module.config.num_labels)]
     outputs = resolve_outputs(labels, options.classes, options.label_map, str(spec))
-    commit = getattr(module.config, "_commit_hash", None)
-    hub = {"repo_id": None, "local_folder": str(Path(name).resolve())} if local else {
-        "repo_id": name, "revision": revision or None, "commit": commit}
+    if local:
+        hub = {"repo_id": None, "local_folder": str(Path(name).resolve())}
+    else:
+        hub = {"repo_id": name, "revision": revision or None,
+               **(cached_hub_file(name, HUB_WEIGHTS, revision=revision or None) or {})}
     return HFClassifier(module, str(spec), outputs=outputs, processor=processor, hub=hub,
                         device=options.device, precision=options.precision)
 
