@@ -12,6 +12,8 @@ from .leaderboard import Entry, configs_of
 from .robustness import REFERENCE
 from .stats import MEANINGFUL_N
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
 
 def _interval(record: dict, low: str, high: str, value: float) -> tuple[float, float]:
     """Distances below and above `value` of an interval (0 where unknown)."""
@@ -35,21 +37,31 @@ def write_chart(entries: Sequence[Entry], path: str | Path) -> Path:
         gridspec_kw={"width_ratios": [1, 2.6]},
     )
     scored = [(e, c) for e, c in zip(entries, colours, strict=True) if e.score is not None and REFERENCE in e.accuracy]
-    for entry, colour in scored:
+    placed: dict[tuple[float, float], int] = {}
+    for k, (entry, colour) in enumerate(scored):
         record = entry.accuracy[REFERENCE]
         x, y = 100 * record["top1"], entry.score
         xerr = np.asarray(_interval(record, "ci_low", "ci_high", record["top1"]))[:, None] * 100
         ci = entry.score_ci or [None, None]
         yerr = np.asarray(_interval({"l": ci[0], "h": ci[1]}, "l", "h", y))[:, None]
-        left.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colour, capsize=3, ms=7, lw=1)
-        left.annotate(entry.name, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        # markers shrink model by model, so runs at the same point stay visible as concentric marks
+        left.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=MARKERS[k % len(MARKERS)], color=colour, capsize=3,
+                      ms=max(4.0, 11.0 - 2.5 * k), lw=1, zorder=3 + k)
+        same = placed.get((round(x, 6), round(y, 6)), 0)
+        placed[(round(x, 6), round(y, 6))] = same + 1
+        left.annotate(entry.name, (x, y), textcoords="offset points", xytext=(8, 6 - 11 * same), fontsize=8,
+                      color=colour)
     if not scored:
         left.text(0.5, 0.5, "no robustness scores", ha="center", va="center", transform=left.transAxes)
     left.set_xlabel(f"top-1 on `{REFERENCE}` (%)")
     left.set_ylabel("robustness score (Table 3)")
     left.set_title("Score against original accuracy", fontsize=10)
     left.grid(alpha=0.3)
-    left.margins(0.25)
+    left.margins(0.3)
+    low, high = left.get_xlim()
+    left.set_xlim(max(low, -2.0), min(high, 102.0) if high > 100 else high)
+    low, high = left.get_ylim()
+    left.set_ylim(low, min(high, 1.02) if high > 1 else high)
 
     width = 0.8 / max(1, len(entries))
     positions = np.arange(len(configs))
@@ -70,12 +82,13 @@ def write_chart(entries: Sequence[Entry], path: str | Path) -> Path:
                   error_kw={"lw": 0.8, "capsize": 2, "ecolor": "0.3"})
     right.set_xticks(positions, configs, rotation=45, ha="right")
     right.set_ylabel("top-1 (%)")
-    right.set_ylim(0, 105)
+    right.set_ylim(0, 118)  # headroom for the legend above the 100% bars
+    right.set_yticks(range(0, 101, 20))
     title = "Top-1 per scenario (95% CI)"
     if small:
         title += f": some from fewer than {MEANINGFUL_N} images, not meaningful"
     right.set_title(title, fontsize=10)
-    right.legend(fontsize=8, ncol=min(len(entries), 4), loc="upper right")
+    right.legend(fontsize=8, ncol=min(len(entries), 4), loc="upper center", frameon=False)
     right.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     with atomic_target(path) as tmp:
