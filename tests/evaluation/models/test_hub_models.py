@@ -58,6 +58,7 @@ def run(hub_server: HubServer, spec: str, build: Path, out: Path, direct_call: s
 
 
 def test_timm_models_by_registry_name_and_hub_id(hub_server: HubServer, build: Path, tmp_path: Path) -> None:
+    pytest.importorskip("timm", reason="needs the models extra")
     resnet = tiny_models.timm_model(tiny_models.TIMM_RESNET.split(".")[0], tmp_path / "resnet")
     hub_server.create_repo(f"timm/{tiny_models.TIMM_RESNET}", repo_type="model")
     commit = hub_server.commit_files(f"timm/{tiny_models.TIMM_RESNET}", tiny_models.files_of(resnet),
@@ -84,6 +85,7 @@ def test_timm_models_by_registry_name_and_hub_id(hub_server: HubServer, build: P
 
 def test_hf_image_classifier_with_imagenet_labels_in_any_order(hub_server: HubServer, build: Path,
                                                                tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="needs the models extra")
     labels, order = tiny_models.permuted_imagenet_labels()
     folder = tiny_models.hf_vit(tmp_path / "vit", labels)
     hub_server.create_repo("ns/tiny-hf-vit", repo_type="model")
@@ -104,6 +106,7 @@ def test_hf_image_classifier_with_imagenet_labels_in_any_order(hub_server: HubSe
 
 
 def test_clip_zero_shot_from_an_hf_hub_repo(hub_server: HubServer, build: Path, tmp_path: Path) -> None:
+    pytest.importorskip("open_clip", reason="needs the models extra")
     folder = tiny_models.clip_model(tmp_path / "clip")
     hub_server.create_repo("ns/tiny-clip", repo_type="model")
     commit = hub_server.commit_files("ns/tiny-clip", tiny_models.files_of(folder), repo_type="model")
