@@ -166,3 +166,13 @@ def test_options_are_checked() -> None:
         ch.ChallengeOptions(backgrounds=-1)
     with pytest.raises(ValueError):
         ch.ChallengeOptions(pool="same")
+
+
+def test_a_build_without_originals_has_no_challenge(tmp_path: Path) -> None:
+    from ximagenet12.errors import XImageNet12Error
+
+    from .tiny_build import make_synthetic_build
+
+    build = make_synthetic_build(tmp_path / "b", ("seg_img",))
+    with pytest.raises(XImageNet12Error, match="needs the 'original' config's 'test' split"):
+        evaluate(SPEC, build, challenge=True, progress=False, resamples=10)
