@@ -145,10 +145,15 @@ def report_markdown(analysis: Analysis, summary: dict, heatmap: str | None) -> s
         + (f", manifest sha256 `{data['manifest_sha256'][:12]}…`" if data.get("manifest_sha256") else ""),
         f"- label mapping: `{mapping.get('mode', '?')}`: {mapping.get('description', '')}",
     ]
+    runtime = summary.get("runtime") or {}
+    if runtime.get("device"):
+        lines.append(f"- ran on {runtime['device']}, {runtime.get('precision')}, batch {runtime.get('batch_size')}")
     if pre:
+        resize = "shorter side" if pre.get("resize_mode", "shorter") == "shorter" else "squashed to"
         lines.append(
-            f"- preprocessing: shorter side {pre['resize']}, centre crop {pre['crop']}, {pre['interpolation']}, "
-            f"mean {pre['mean']}, std {pre['std']}; alpha {pre['alpha']}"
+            f"- preprocessing ({pre.get('origin', '?')}): {resize} {pre['resize']}, centre crop {pre['crop']}, "
+            f"{pre['interpolation']}, mean {[round(v, 4) for v in pre['mean']]}, "
+            f"std {[round(v, 4) for v in pre['std']]}; alpha {pre['alpha']}"
         )
     lines += ["", "## Top-1 per scenario", "", accuracy_markdown(analysis), ""]
     lines += ["## Robustness score", "", robustness_markdown(analysis), ""]
