@@ -117,6 +117,7 @@ def test_forward_halves_a_batch_that_does_not_fit(fail) -> None:
         Halving(0, MemoryError).forward(images)
 
 
+@pytest.mark.slow
 def test_a_missing_library_is_a_one_line_error_naming_the_extra(tmp_path: Path) -> None:
     script = (
         "import sys\n"
