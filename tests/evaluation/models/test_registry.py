@@ -140,3 +140,24 @@ def test_a_missing_library_is_a_one_line_error_naming_the_extra(tmp_path: Path) 
         assert run.stderr.strip() == (f"ximagenet12 evaluate: error: {what} needs the 'models' extra: "
                                       "pip install 'ximagenet12[models]'")
     assert issubclass(MissingExtra, ImportError)
+
+
+@pytest.mark.parametrize(
+    ("spec", "options", "flags"),
+    [
+        ("onnx:m.onnx", {"weights": "w.pt"}, "--weights"),
+        ("python:tests.evaluation.toy_models:colour_logits", {"model_kwargs": {"a": 1}}, "--model-kwargs"),
+        ("torch:tests.evaluation.toy_models:colour_net", {"label_map": "imagenet-1k"}, "--label-map"),
+        ("timm:resnet18", {"label_map": "m.json"}, "--label-map"),
+        ("hf:ns/vit", {"weights": "w.pt", "model_kwargs": {"a": 1}}, "--weights, --model-kwargs"),
+        ("clip:ViT-B-32@openai", {"weights": "w.pt"}, "--weights"),
+    ],
+)
+def test_options_a_kind_of_model_cannot_use_are_refused(spec: str, options: dict, flags: str, tmp_path: Path) -> None:
+    if spec.startswith("onnx"):
+        from ..toy_models import onnx_colour_model
+
+        spec = f"onnx:{onnx_colour_model(tmp_path / 'm.onnx')}"
+    kind = spec.partition(":")[0]
+    with pytest.raises(ModelError, match=f"{flags} do not apply to {kind}: models"):
+        load_classifier(spec, LoadOptions(**options))

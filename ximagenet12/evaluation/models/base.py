@@ -67,6 +67,16 @@ class LoadOptions:
             raise ModelError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
+OPTION_FLAGS = {"weights": "--weights", "model_kwargs": "--model-kwargs", "label_map": "--label-map"}
+
+
+def refuse_options(spec: ModelSpec, options: LoadOptions, *names: str) -> None:
+    """A one-line ModelError if any of the named options is set: they mean nothing to this kind of model."""
+    given = [OPTION_FLAGS[name] for name in names if getattr(options, name)]
+    if given:
+        raise ModelError(f"{spec}: {', '.join(given)} do not apply to {spec.kind}: models")
+
+
 def require(module: str, what: str, extra: str) -> None:
     """Raise MissingExtra unless `module` can be imported."""
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ...provenance import fingerprint
-from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, require
+from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, refuse_options, require
 from .torch import TorchClassifier
 
 HUB_PREFIX = "hf-hub:"
@@ -123,6 +123,7 @@ class ClipClassifier(TorchClassifier):
 def load(spec: ModelSpec, options: LoadOptions) -> ClipClassifier:
     """An OpenCLIP model and its zero-shot head over the build's class names."""
     require("open_clip", "clip: models", "models")
+    refuse_options(spec, options, "weights", "model_kwargs", "label_map")
     import open_clip
 
     if not options.classes:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...classes import ClassInfo
-from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, require
+from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, refuse_options, require
 from .torch import TorchClassifier
 
 IMAGENET_1K = "imagenet-1k"
@@ -226,6 +226,7 @@ def load(spec: ModelSpec, options: LoadOptions) -> HFClassifier:
     """The model and its processor from a Hub repo (through huggingface_hub) or a local folder."""
     require("transformers", "hf: models", "models")
     require("torch", "hf: models", "models")
+    refuse_options(spec, options, "weights", "model_kwargs")
     import torch
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 

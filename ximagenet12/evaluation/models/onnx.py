@@ -10,7 +10,7 @@ import numpy as np
 
 from ...provenance import sha256_file
 from ..preprocessing import Preprocessing, normalize
-from .base import Classifier, LoadOptions, ModelError, ModelSpec, require
+from .base import Classifier, LoadOptions, ModelError, ModelSpec, refuse_options, require
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -104,6 +104,7 @@ class OnnxClassifier(Classifier):
 def load(spec: ModelSpec, options: LoadOptions) -> OnnxClassifier:
     """An ONNX graph file on onnxruntime (fp32: the graph runs in the precision it was exported in)."""
     require("onnxruntime", "onnx: models", "eval")
+    refuse_options(spec, options, "weights", "model_kwargs", "label_map")
     path = Path(spec.target)
     if not path.is_file():
         raise ModelError(f"{spec}: {path} does not exist" if not path.exists() else f"{spec}: {path} is not a file")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...provenance import sha256_file
-from .base import Classifier, LoadOptions, ModelError, ModelSpec, import_object
+from .base import Classifier, LoadOptions, ModelError, ModelSpec, import_object, refuse_options
 from .torch import config_of
 
 
@@ -53,6 +53,7 @@ def load(spec: ModelSpec, options: LoadOptions) -> CallableClassifier:
     if options.device not in ("auto", "cpu") or options.precision != "fp32" or options.weights:
         raise ModelError(f"{spec}: --device, --precision and --weights apply to torch-based models, "
                          "not to a Python function")
+    refuse_options(spec, options, "model_kwargs", "label_map")
     function = import_object(spec.target, str(spec))
     if not callable(function):
         raise ModelError(f"{spec}: {spec.target} is a {type(function).__name__}, not a function")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, require
+from .base import LoadOptions, ModelError, ModelSpec, cached_hub_file, load_failure, refuse_options, require
 from .torch import TorchClassifier
 
 HUB_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
@@ -36,6 +36,7 @@ class TimmClassifier(TorchClassifier):
 def load(spec: ModelSpec, options: LoadOptions) -> TimmClassifier:
     """timm.create_model(target, pretrained=True) with the model's data config as preprocessing."""
     require("timm", "timm: models", "models")
+    refuse_options(spec, options, "label_map")
     import timm
     from timm.data import resolve_model_data_config
 

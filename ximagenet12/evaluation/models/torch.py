@@ -11,7 +11,7 @@ import numpy as np
 
 from ...provenance import sha256_file
 from ..preprocessing import Preprocessing
-from .base import Classifier, LoadOptions, ModelError, ModelSpec, import_object, require
+from .base import Classifier, LoadOptions, ModelError, ModelSpec, import_object, refuse_options, require
 
 CONFIG_ATTRIBUTES = ("pretrained_cfg", "default_cfg", "preprocessing")
 
@@ -152,6 +152,7 @@ def read_state_dict(path: str, spec: str) -> dict:
 def load(spec: ModelSpec, options: LoadOptions) -> TorchClassifier:
     """A torch.nn.Module from a factory, optionally loading a local state dict (`--weights`)."""
     require("torch", "torch: models", "eval")
+    refuse_options(spec, options, "label_map")
     import torch
 
     factory = import_object(spec.target, str(spec))
