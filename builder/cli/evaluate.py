@@ -51,6 +51,13 @@ def _batch_size(text: str) -> int | str:
     return value
 
 
+def _device(text: str) -> str:
+    """One of DEVICES, or cuda:N."""
+    if text in DEVICES or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"give one of {', '.join(DEVICES)} or cuda:N")
+
+
 def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags shared by evaluate and score."""
     parser.add_argument("--internal", metavar="PARQUET", help="predictions of a second run: the internal term")
@@ -81,7 +88,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     help="1000-way models: restrict logits to the classes (default) or top-1 over all 1000")
     ev.add_argument("--batch-size", type=_batch_size, default="auto",
                     help="images per batch, or 'auto' (default: 32 on CPU, 128 on a GPU; halved if memory runs out)")
-    ev.add_argument("--device", choices=DEVICES, default="auto", help="auto (default): cuda, else mps, else cpu")
+    ev.add_argument("--device", type=_device, default="auto", metavar="|".join(DEVICES),
+                    help="auto (default): cuda, else mps, else cpu; cuda:N picks a GPU")
     ev.add_argument("--precision", choices=PRECISIONS, default="fp32",
                     help="torch-based models: fp32 (default) or autocast to bf16/fp16")
     ev.add_argument("--out", default="results", help="output folder (default results/)")

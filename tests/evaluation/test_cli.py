@@ -92,7 +92,7 @@ def test_option_errors_are_one_line(tiny_build: Path, tmp_path: Path, capsys: py
     code, err = one_line_error(["evaluate", "--model", "torch:tests.evaluation.toy_models:colour_net",
                                 "--device", "cuda", "--data", str(tiny_build), "--out", str(tmp_path / "o")], capsys)
     assert code == EXIT_USAGE and "no CUDA device" in err
-    for bad in (["--mapping", "top5"], ["--batch-size", "0"], ["--precision", "int8"]):
+    for bad in (["--mapping", "top5"], ["--batch-size", "0"], ["--precision", "int8"], ["--device", "tpu"]):
         with pytest.raises(SystemExit):
             main(["evaluate", "--model", "onnx:m.onnx", *bad])
 
