@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from ximagenet12.evaluation import Preprocessing, evaluate, robustness_score
+from ximagenet12.evaluation import Preprocessing, evaluate
 from ximagenet12.evaluation.predictions import SCHEMA
 
 from . import toy_models
@@ -27,6 +27,16 @@ def full_run(tiny_build: Path, tmp_path_factory: pytest.TempPathFactory):
     return evaluate(SPEC, tiny_build, out=tmp_path_factory.mktemp("run"), **FAST)
 
 
+def by_hand(path: Path) -> dict[str, tuple[int, int]]:
+    """config -> (correct, n), counted in plain Python from a predictions file."""
+    counts: dict[str, list[int]] = {}
+    for row in pq.read_table(path, columns=["config", "label", "prediction"]).to_pylist():
+        tally = counts.setdefault(row["config"], [0, 0])
+        tally[0] += row["prediction"] == row["label"]
+        tally[1] += 1
+    return {config: (c, n) for config, (c, n) in counts.items()}
+
+
 def test_outputs_are_complete_and_consistent(full_run, tiny_build: Path) -> None:
     out = full_run.out
     names = {p.name for p in out.iterdir()}
@@ -39,27 +49,42 @@ def test_outputs_are_complete_and_consistent(full_run, tiny_build: Path) -> None
     assert set(table.column("config").to_pylist()) == set(full_run.accuracy)
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    counted = by_hand(out / "predictions.parquet")
+    accuracy = {config: c / n for config, (c, n) in counted.items()}
+    # By construction of the scenes and the nearest-colour rule: the object's colour wins on the original,
+    # and the grey disc of this build's blur_obj is nearest the missile's green for all 6 test images.
+    assert counted["original"] == (6, 6)
+    assert counted["blur_obj"] == (2, 6)
     summary = json.loads((out / "summary.json").read_text())
+    results = summary["results"]
+    for config, (correct, n) in counted.items():
+        assert (results["accuracy"][config]["correct"], results["accuracy"][config]["n"]) == (correct, n)
+        assert results["accuracy"][config]["meaningful"] is False
+    mu = accuracy["original"]
+    paper = ("blur_bg", "blur_obj", "color_g", "color_b", "color_grey", "color_r", "rand_bg", "seg_img")
+    variance = sum((accuracy[s] - mu) ** 2 for s in paper) / (len(paper) - 1)
+    assert results["robustness"]["score"] == pytest.approx(1 - variance, abs=1e-12)
+    assert results["robustness"]["complete"] is True
+    assert results["bg_gap"]["value"] == pytest.approx(accuracy["mixed_same"] - accuracy["mixed_rand"], abs=1e-12)
+    assert results["bg_gap"]["n"] == {"mixed_same": 6, "mixed_rand": 6}
+
     assert summary["model"]["spec"] == SPEC and len(summary["model"]["source_sha256"]) == 64
     assert summary["dataset"]["manifest_sha256"] and summary["dataset"]["split"] == "test"
     assert summary["preprocessing"]["resize"] == 256 and summary["preprocessing"]["interpolation"] == "bilinear"
     assert summary["preprocessing"]["alpha"] == "composited over RGB [0, 0, 0]"
     assert summary["mapping"]["mode"] == "identity" and summary["seed"] == 0
     assert {"numpy", "pyarrow", "datasets", "python"} <= set(summary["libraries"])
-    results = summary["results"]
-    assert results["accuracy"]["original"]["top1"] == 1.0
-    assert results["accuracy"]["blur_obj"]["top1"] < 1.0
-    assert results["robustness"]["score"] == pytest.approx(robustness_score(full_run.accuracy).score)
-    assert results["robustness"]["complete"] is True
-    assert results["bg_gap"]["value"] == pytest.approx(full_run.bg_gap)
+    assert summary["runtime"]["device"] == "the callable's own"
 
     with open(out / "accuracy.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["config"] for r in rows][:3] == ["original", "blur_bg", "blur_obj"]
-    assert float(rows[2]["top1"]) == pytest.approx(full_run.accuracy["blur_obj"])
+    assert float(rows[2]["top1"]) == pytest.approx(1 / 3)
     report = (out / "report.md").read_text()
-    for text in ("## Top-1 per scenario", "Robustness score (table3)", "BG-gap", "| espresso |", "heatmap.png"):
+    for text in ("## Top-1 per scenario", "Robustness score (table3)", "BG-gap", "| espresso |", "heatmap.png",
+                 "| `blur_obj` | 6 | 33.3% † |", "fewer than 30 images: not meaningful", "n = 6 and 6"):
         assert text in report
+    assert "| espresso | 100% (2) † |" in report  # class x scenario cells carry their n
 
 
 def brightness_logits(images: np.ndarray) -> np.ndarray:
@@ -145,7 +170,10 @@ def test_scoring_a_run_made_elsewhere_with_an_internal_run(full_run, tmp_path: P
     ours = evaluate(f"predictions:{path}", internal=foreign, configs="original,seg_img,blur_obj", **FAST)
     assert ours.analysis.class_names == ["tabby cat", "missile", "espresso"]  # from the stored summary
     assert ours.robustness is not None and ours.robustness.internal is not None
-    assert ours.robustness.score == pytest.approx(1 - 2 * ours.robustness.external.term)
+    # the internal run is the same file, so both variances are equal: 2 x ((acc - mu)^2 summed) / (n - 1)
+    acc = {c: k / n for c, (k, n) in by_hand(path).items()}
+    variance = ((acc["seg_img"] - acc["original"]) ** 2 + (acc["blur_obj"] - acc["original"]) ** 2) / 1
+    assert ours.robustness.score == pytest.approx(1 - 2 * variance, abs=1e-12)
     assert set(ours.accuracy) == {"original", "seg_img", "blur_obj"}
 
 

@@ -23,6 +23,7 @@ emit({"accuracy": result.accuracy, "dataset": result.summary["dataset"]})
 """
 
 
+@pytest.mark.slow
 def test_hub_repo_id_reads_the_same_rows_pinned_to_a_commit(hub_server: HubServer, tmp_path: Path) -> None:
     build = make_synthetic_build(tmp_path / "build", ("original", "seg_img", "transparent"), shards=2)
     files = {p.relative_to(build).as_posix(): p.read_bytes() for p in build.rglob("*") if p.is_file()}

@@ -17,6 +17,7 @@ from ximagenet12.evaluation.preprocessing import (
     load_image,
     normalize,
     parse_alpha_background,
+    resize_crop,
 )
 
 
@@ -34,6 +35,48 @@ def test_any_size_gives_a_crop_of_the_requested_size(width: int, height: int, in
     out = load_image(data, pre)
     assert out.shape == (56, 56, 3) and out.dtype == np.uint8
     assert np.all(out == (10, 20, 30))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(8, 300),
+    st.integers(8, 300),
+    st.sampled_from(["bilinear", "bicubic", "nearest", "lanczos"]),
+    st.sampled_from(["shorter", "squash"]),
+    st.integers(8, 64),
+    st.integers(0, 40),
+)
+def test_resize_crop_equals_torchvisions_resize_and_centre_crop(
+    width: int, height: int, interpolation: str, mode: str, crop: int, extra: int
+) -> None:
+    from torchvision import transforms
+
+    rng = np.random.default_rng(width * 1000 + height)
+    image = Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+    pre = Preprocessing(resize=crop + extra, crop=crop, interpolation=interpolation, resize_mode=mode)
+    size = pre.resize if mode == "shorter" else (pre.resize, pre.resize)
+    mode_of = {"bilinear": transforms.InterpolationMode.BILINEAR, "bicubic": transforms.InterpolationMode.BICUBIC,
+               "nearest": transforms.InterpolationMode.NEAREST, "lanczos": transforms.InterpolationMode.LANCZOS}
+    reference = transforms.Compose([transforms.Resize(size, interpolation=mode_of[interpolation]),
+                                    transforms.CenterCrop(crop)])(image)
+    assert np.array_equal(resize_crop(image, pre), np.asarray(reference))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(20, 120), st.integers(20, 120), st.integers(4, 20), st.integers(0, 9))
+def test_floor_rounding_equals_transformers_resize_and_centre_crop(
+    width: int, height: int, crop: int, extra: int
+) -> None:
+    from transformers.image_transforms import center_crop, get_resize_output_image_size, resize
+    from transformers.image_utils import PILImageResampling
+
+    image = np.random.default_rng(width + 7 * height).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    pre = Preprocessing(resize=crop + extra, crop=crop, crop_rounding="floor")
+    size = get_resize_output_image_size(image, size=pre.resize, default_to_square=False,
+                                        input_data_format="channels_last")
+    resized = resize(image, size, resample=PILImageResampling.BILINEAR, input_data_format="channels_last")
+    expected = center_crop(resized, (crop, crop), input_data_format="channels_last")
+    assert np.array_equal(resize_crop(Image.fromarray(image), pre), expected)
 
 
 def test_centre_crop_keeps_the_centre() -> None:
@@ -83,6 +126,13 @@ def test_model_config_and_record() -> None:
     fields = from_model_config({"input_size": (3, 240, 240), "crop_pct": 0.875, "interpolation": "bicubic",
                                 "mean": (0.5, 0.5, 0.5), "std": [0.5, 0.5, 0.5]})
     assert fields == {"crop": 240, "resize": 274, "interpolation": "bicubic", "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    squash = from_model_config({"input_size": (3, 160, 160), "crop_pct": 1.0, "crop_mode": "squash"})
+    assert squash == {"crop": 160, "resize": 160, "resize_mode": "squash"}
+    assert from_model_config({"input_size": (3, 100, 100), "crop_pct": None})["resize"] == 114  # timm's 0.875
+    with pytest.raises(ValueError, match="border"):
+        from_model_config({"input_size": (3, 100, 100), "crop_mode": "border"})
+    with pytest.raises(ValueError, match="not square"):
+        from_model_config({"input_size": (3, 100, 120)})
     pre = Preprocessing().updated(**fields, alpha_background=None)
     record = pre.to_dict()
     assert record["resize"] == 274 and record["alpha_background"] is None and "dropped" in record["alpha"]
@@ -97,6 +147,10 @@ def test_invalid_settings_are_refused() -> None:
         Preprocessing(interpolation="magic")
     with pytest.raises(ValueError):
         Preprocessing(std=(0.0, 1.0, 1.0))
+    with pytest.raises(ValueError):
+        Preprocessing(resize_mode="letterbox")
+    with pytest.raises(ValueError):
+        Preprocessing(crop_rounding="ceil")
     assert parse_alpha_background("white") == (255, 255, 255)
     assert parse_alpha_background("1,2,3") == (1, 2, 3)
     assert parse_alpha_background("none") is None

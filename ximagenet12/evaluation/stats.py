@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
+MEANINGFUL_N = 30  # fewer images than this: an accuracy whose 95% interval spans tens of points
+
 
 @dataclass(frozen=True)
 class ConfigAccuracy:
@@ -24,9 +26,14 @@ class ConfigAccuracy:
     drop_ci_high: float | None
     top5: float | None
 
+    @property
+    def meaningful(self) -> bool:
+        """Whether enough images back the accuracy (at least MEANINGFUL_N)."""
+        return self.n >= MEANINGFUL_N
+
     def to_dict(self) -> dict:
         """JSON-ready record."""
-        return asdict(self)
+        return {**asdict(self), "meaningful": self.meaningful}
 
 
 class Bootstrap:

@@ -1,0 +1,262 @@
+"""Several `evaluate` runs of one build compared: a table sorted by robustness score, as md, csv and json."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DataError, XImageNet12Error
+from ..provenance import write_atomic
+from .reports import FLAG, FLAG_NOTE, markdown_table
+from .robustness import REFERENCE
+from .source import order_configs
+from .stats import MEANINGFUL_N
+
+SUMMARY = "summary.json"
+NAMES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png")
+
+
+@dataclass
+class Entry:
+    """One run: its display name, folder, model spec and results."""
+
+    name: str
+    folder: Path
+    spec: str
+    summary: dict
+
+    @property
+    def results(self) -> dict:
+        return self.summary.get("results") or {}
+
+    @property
+    def accuracy(self) -> dict[str, dict]:
+        """config -> {n, top1, ci_low, ci_high, drop, drop_ci_low, drop_ci_high, ...}."""
+        return self.results.get("accuracy") or {}
+
+    @property
+    def score(self) -> float | None:
+        return (self.results.get("robustness") or {}).get("score")
+
+    @property
+    def score_ci(self) -> list:
+        return (self.results.get("robustness") or {}).get("ci95") or []
+
+    @property
+    def bg_gap(self) -> dict | None:
+        return self.results.get("bg_gap")
+
+    @property
+    def challenge(self) -> dict | None:
+        return self.results.get("challenge")
+
+    @property
+    def build(self) -> tuple[str | None, str | None]:
+        dataset = self.summary.get("dataset") or {}
+        return dataset.get("manifest_sha256"), dataset.get("split")
+
+
+def _name_of(spec: str, summary: dict) -> str:
+    """A short display name: the factory, file or model id of the spec."""
+    kind, _, target = spec.partition(":")
+    if kind == "predictions":
+        inner = (summary.get("model") or {}).get("run") or {}
+        return _name_of(inner["spec"], {}) if inner.get("spec") else Path(target).name
+    if kind in ("torch", "python"):
+        return target.rpartition(":")[2]
+    if kind == "onnx":
+        return Path(target).name
+    return target or spec
+
+
+def read_run(folder: str | Path) -> Entry:
+    """An `evaluate` output folder's summary, checked to be one."""
+    folder = Path(folder)
+    path = folder / SUMMARY
+    if not folder.is_dir():
+        raise XImageNet12Error(f"{folder} does not exist" if not folder.exists() else f"{folder} is not a folder")
+    if not path.is_file():
+        raise XImageNet12Error(f"{folder} has no {SUMMARY}; is it the --out folder of `ximagenet12 evaluate`?")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not readable JSON ({error})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("results"), dict):
+        raise DataError(f"{path} is not an evaluation summary (no 'results')")
+    spec = str((summary.get("model") or {}).get("spec") or folder.name)
+    entry = Entry(_name_of(spec, summary), folder, spec, summary)
+    if None in entry.build:
+        raise DataError(f"{path} names no build (manifest sha256 and split); score it with --data first")
+    return entry
+
+
+def collect(folders: Sequence[str | Path], names: Sequence[str] | None = None) -> list[Entry]:
+    """Runs of one build and split, sorted by robustness score (then original top-1); mixed builds refused."""
+    if not folders:
+        raise XImageNet12Error("give at least one results folder")
+    entries = [read_run(f) for f in folders]
+    if names:
+        if len(names) != len(entries):
+            raise XImageNet12Error(f"--names gives {len(names)} names for {len(entries)} folders")
+        for entry, name in zip(entries, names, strict=True):
+            entry.name = name
+    builds = {e.build[0] for e in entries}
+    if len(builds) > 1:
+        shown = ", ".join(f"{e.folder} ({e.build[0][:12]})" for e in entries)
+        raise DataError(f"the runs score different builds (manifest sha256): {shown}")
+    splits = {e.build[1] for e in entries}
+    if len(splits) > 1:
+        raise DataError(f"the runs score different splits: {', '.join(f'{e.folder} ({e.build[1]})' for e in entries)}")
+    seen: dict[str, int] = {}
+    for entry in entries:
+        seen[entry.name] = seen.get(entry.name, 0) + 1
+    for entry in entries:
+        if seen[entry.name] > 1:
+            entry.name = f"{entry.name} ({entry.folder.name})"
+
+    def rank(e: Entry) -> tuple:
+        original = (e.accuracy.get(REFERENCE) or {}).get("top1")
+        return (e.score is None, -(e.score or 0.0), -(original or 0.0), e.name)
+
+    return sorted(entries, key=rank)
+
+
+def configs_of(entries: Sequence[Entry]) -> list[str]:
+    """Every config any run scored, in benchmark order."""
+    return order_configs({c for e in entries for c in e.accuracy})
+
+
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.{digits}f}%"
+
+
+def _ci(values: Sequence | None, scale: float = 100, digits: int = 1) -> str:
+    if not values or any(v is None for v in values):
+        return ""
+    return f" [{scale * values[0]:.{digits}f}, {scale * values[1]:.{digits}f}]"
+
+
+def _accuracy_cell(record: dict | None) -> str:
+    if not record:
+        return "–"
+    text = f"{_pct(record['top1'])}{_ci([record['ci_low'], record['ci_high']])} ({record['n']})"
+    return f"{text} {FLAG}" if record["n"] < MEANINGFUL_N else text
+
+
+def _drop_cell(record: dict | None) -> str:
+    if not record or record.get("drop") is None:
+        return "–"
+    return f"{100 * record['drop']:+.1f} pp{_ci([record['drop_ci_low'], record['drop_ci_high']])}"
+
+
+def _challenge_cell(challenge: dict | None) -> str:
+    if not challenge or challenge.get("accuracy") is None:
+        return "–"
+    text = f"{_pct(challenge['accuracy'])}{_ci(challenge.get('ci95'))} ({challenge['foregrounds']})"
+    return f"{text} {FLAG}" if challenge["foregrounds"] < MEANINGFUL_N else text
+
+
+def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
+    """Summary table sorted by score, then top-1 and drop per scenario (scenarios down, models across)."""
+    manifest, split = entries[0].build
+    lines = [
+        "# XImageNet-12 leaderboard",
+        "",
+        f"Build manifest sha256 `{manifest[:12]}…`, split `{split}`; {len(entries)} models, sorted by robustness "
+        "score. Cells: value [95% CI] (images).",
+        "",
+    ]
+    rows = []
+    for rank, e in enumerate(entries, 1):
+        gap = e.bg_gap
+        rows.append([
+            str(rank),
+            f"{e.name}",
+            "–" if e.score is None else f"{e.score:.4f}{_ci(e.score_ci, 1, 4)}",
+            _accuracy_cell(e.accuracy.get(REFERENCE)),
+            "–" if not gap else f"{100 * gap['value']:+.1f} pp{_ci(gap.get('ci95'))}",
+            _challenge_cell(e.challenge),
+        ])
+    header = ["rank", "model", "robustness score", "original top-1", "BG-gap", "challenge accuracy"]
+    lines += [markdown_table(header, rows, "rlrrrr"), ""]
+    if picture:
+        lines += [f"![robustness score against original top-1, and top-1 per scenario]({picture})", ""]
+    configs = configs_of(entries)
+    names = [e.name for e in entries]
+    lines += ["## Top-1 per scenario", ""]
+    lines += [markdown_table(["scenario", *names],
+                             [[f"`{c}`", *(_accuracy_cell(e.accuracy.get(c)) for e in entries)] for c in configs],
+                             "l" + "r" * len(entries)), ""]
+    lines += ["## Drop from original", ""]
+    others = [c for c in configs if c != REFERENCE]
+    lines += [markdown_table(["scenario", *names],
+                             [[f"`{c}`", *(_drop_cell(e.accuracy.get(c)) for e in entries)] for c in others],
+                             "l" + "r" * len(entries)), ""]
+    notes = [FLAG_NOTE] if FLAG in "\n".join(lines) else []
+    methods = {(e.results.get("robustness") or {}).get("method") for e in entries if e.score is not None}
+    if len(methods) > 1:
+        notes.append(f"Scores were computed with different methods {sorted(methods)}: not comparable.")
+    notes += [f"{e.name}: `{e.spec}` ({e.folder})." for e in entries]
+    return "\n".join(lines + ["Notes:", ""] + [f"- {n}" for n in notes]) + "\n"
+
+
+def to_records(entries: Sequence[Entry]) -> list[dict]:
+    """One JSON-ready record per model, in rank order."""
+    return [
+        {
+            "rank": rank,
+            "model": e.name,
+            "spec": e.spec,
+            "folder": str(e.folder),
+            "robustness": e.results.get("robustness"),
+            "accuracy": e.accuracy,
+            "bg_gap": e.bg_gap,
+            "challenge": e.challenge,
+            "model_identity": e.summary.get("model"),
+            "preprocessing": e.summary.get("preprocessing"),
+            "runtime": {k: v for k, v in (e.summary.get("runtime") or {}).items() if k != "timing"},
+        }
+        for rank, e in enumerate(entries, 1)
+    ]
+
+
+def to_csv(entries: Sequence[Entry]) -> str:
+    """One row per model: score, BG-gap, challenge, and each scenario's n, top-1, drop and intervals."""
+    configs = configs_of(entries)
+    fields = ("n", "top1", "ci_low", "ci_high", "drop", "drop_ci_low", "drop_ci_high")
+    header = ["rank", "model", "spec", "robustness_score", "robustness_ci_low", "robustness_ci_high", "bg_gap",
+              "bg_gap_ci_low", "bg_gap_ci_high", "challenge_accuracy", "challenge_ci_low", "challenge_ci_high",
+              "challenge_foregrounds"]
+    header += [f"{c}_{f}" for c in configs for f in fields]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for rank, e in enumerate(entries, 1):
+        gap, chal = e.bg_gap or {}, e.challenge or {}
+        row = [rank, e.name, e.spec, e.score, *(e.score_ci or ["", ""]), gap.get("value"),
+               *(gap.get("ci95") or ["", ""]), chal.get("accuracy"), *(chal.get("ci95") or ["", ""]),
+               chal.get("foregrounds")]
+        for c in configs:
+            record = e.accuracy.get(c) or {}
+            row += [record.get(f) for f in fields]
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()
+
+
+def write_leaderboard(entries: Sequence[Entry], out: str | Path, *, picture: bool = True) -> dict[str, Path]:
+    """leaderboard.md, .csv, .json and (with matplotlib) .png in `out`."""
+    out = Path(out)
+    files: dict[str, Path] = {}
+    if picture:
+        from .leaderboard_chart import write_chart
+
+        files["png"] = write_chart(entries, out / NAMES[3])
+    files["md"] = write_atomic(out / NAMES[0], to_markdown(entries, NAMES[3] if picture else None))
+    files["csv"] = write_atomic(out / NAMES[1], to_csv(entries))
+    files["json"] = write_atomic(out / NAMES[2], json.dumps(to_records(entries), indent=2, default=str) + "\n")
+    return files
