@@ -8,14 +8,16 @@ Hub's LFS object id of a file is its sha256, and one paths-info call returns it 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from .errors import DataError
 from .manifest import FileEntry
-from .provenance import sha256_file, write_atomic
+from .provenance import BLOCK, sha256_file, write_atomic
 
 CACHE_ENV = "XIMAGENET12_CACHE"
 
@@ -71,6 +73,20 @@ def verify_file(path: Path, entry: FileEntry, *, cache: dict | None = None) -> b
     if cache is not None:
         cache[key] = [stat.st_size, stat.st_mtime_ns, digest]
     return True
+
+
+def verify_stream(fs: Any, root: str, files: Iterable[FileEntry], *, where: str) -> None:
+    """Check shards on any fsspec filesystem by hashing what it serves."""
+    for entry in files:
+        digest = hashlib.sha256()
+        try:
+            with fs.open(f"{root}/{entry.path}", "rb") as f:
+                while block := f.read(BLOCK):
+                    digest.update(block)
+        except FileNotFoundError:
+            raise DataError(f"{where}/{entry.path}: missing; the build's manifest lists it") from None
+        if digest.hexdigest() != entry.sha256:
+            raise _mismatch(f"{where}/{entry.path}", digest.hexdigest(), entry.sha256)
 
 
 def verify_hub(repo_id: str, revision: str, files: Iterable[FileEntry], *, token: str | bool | None = None) -> None:

@@ -101,6 +101,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "model label -> class wnid, or 'imagenet-1k' to declare outputs in ImageNet index order")
     ev.add_argument("--allow-partial", action="store_true",
                     help="predictions: specs: score predictions that cover only part of the build (counts recorded)")
+    ev.add_argument("--no-verify", action="store_true",
+                    help="read the build's shards without checking them against the manifest's sha256")
     chal = ev.add_argument_group("ImageNet-9's backgrounds challenge")
     chal.add_argument("--challenge", action="store_true",
                       help="paste each test foreground onto other sources' only_bg_t backgrounds; correct only if "
@@ -136,6 +138,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     sc.add_argument("--split", help="the build's split the predictions are of (default: as recorded, else test)")
     sc.add_argument("--allow-partial", action="store_true",
                     help="with --data: score predictions covering only part of a config (counts printed, recorded)")
+    sc.add_argument("--no-verify", action="store_true",
+                    help="with --data: read its shards without checking them against the manifest's sha256")
     sc.add_argument("--out", help="also write the full report set to this folder")
     sc.add_argument("--json", action="store_true", help="print the results as JSON")
     _scoring_arguments(sc)
@@ -209,6 +213,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             challenge_backgrounds=args.challenge_backgrounds,
             challenge_pool=args.challenge_pool,
             allow_partial=args.allow_partial,
+            verify=not args.no_verify,
         )
     except XImageNet12Error:
         raise
@@ -235,6 +240,7 @@ def run_score(args: argparse.Namespace) -> int:
             scenarios=args.scenarios.split(","),
             seed=args.seed,
             resamples=args.bootstrap,
+            verify=not args.no_verify,
         )
     except XImageNet12Error:
         raise

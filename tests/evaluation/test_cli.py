@@ -10,8 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 from ximagenet12_builder.cli import main
 
+from ximagenet12 import manifest as mf
 from ximagenet12.errors import EXIT_DATA, EXIT_USAGE
+from ximagenet12.verify import CACHE_ENV
 
+from .tiny_build import make_synthetic_build
 from .toy_models import onnx_colour_model
 
 
@@ -113,3 +116,20 @@ def test_score_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     pq.write_table(nan, tmp_path / "nan.parquet")
     code, err = one_line_error(["score", str(tmp_path / "nan.parquet")], capsys)
     assert code == EXIT_DATA and "2 NaN values" in err
+
+
+def test_a_damaged_shard_stops_evaluate_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    build = make_synthetic_build(tmp_path / "b", ("original", "seg_img"))
+    entry = mf.read_manifest(build).files_of("seg_img", "test")[0]
+    data = bytearray((build / entry.path).read_bytes())
+    data[300] ^= 0xFF
+    (build / entry.path).write_bytes(bytes(data))
+    argv = ["evaluate", "--model", "python:tests.evaluation.toy_models:colour_logits", "--data", str(build),
+            "--out", str(tmp_path / "o"), "--no-progress", "--bootstrap", "10"]
+    code, err = one_line_error(argv, capsys)
+    assert code == EXIT_DATA and f"{entry.path}: sha256" in err and "--no-verify" in err
+    assert not (tmp_path / "o" / "summary.json").exists()
+    assert main([*argv, "--configs", "original"]) == 0

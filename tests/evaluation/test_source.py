@@ -9,10 +9,13 @@ import fsspec
 import numpy as np
 import pytest
 
+from ximagenet12 import manifest as mf
+from ximagenet12.errors import DataError
 from ximagenet12.evaluation.loader import batches, row_chunks
 from ximagenet12.evaluation.preprocessing import Preprocessing
 from ximagenet12.evaluation.source import open_build, select_configs
 from ximagenet12.manifest import ManifestError
+from ximagenet12.verify import CACHE_ENV
 
 from .tiny_build import make_synthetic_build
 
@@ -72,8 +75,32 @@ def test_missing_things_are_explained(tmp_path: Path) -> None:
         _ = open_build(root).classes
     root = make_synthetic_build(tmp_path / "c", ("original",))
     shutil.rmtree(root / "data")
-    with pytest.raises(FileNotFoundError, match="no files"):
+    with pytest.raises(DataError, match="missing; the build's manifest lists it"):
         open_build(root).files("original", "test")
+
+
+@pytest.mark.parametrize("where", ["local", "memory"])
+def test_shards_are_checked_against_the_manifest_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+    root = make_synthetic_build(tmp_path / "b", ("original",))
+    entry = mf.read_manifest(root).files_of("original", "test")[0]
+    data = bytearray((root / entry.path).read_bytes())
+    data[300] ^= 0xFF
+    (root / entry.path).write_bytes(bytes(data))
+    location = str(root)
+    if where == "memory":
+        memory = fsspec.filesystem("memory")
+        for path in root.rglob("*"):
+            if path.is_file():
+                memory.pipe_file(f"/bad/{path.relative_to(root).as_posix()}", path.read_bytes())
+        location = "memory://bad"
+    with pytest.raises(DataError, match=rf"{entry.path}: sha256 .* differs from the manifest's"):
+        open_build(location).files("original", "test")
+    unchecked = open_build(location, verify=False)
+    assert unchecked.files("original", "test")[0].endswith(entry.path)
+    assert unchecked.provenance()["shards_verified"] is False
 
 
 @pytest.mark.parametrize("batch_size", [1, 4, 5, 100])

@@ -230,18 +230,22 @@ def evaluate(
     challenge_backgrounds: int = 0,
     challenge_pool: str = "other",
     allow_partial: bool = False,
+    verify: bool = True,
 ) -> EvaluationResult:
-    """Score `model` (spec, torch.nn.Module or callable on uint8 NHWC batches) on a build's configs."""
+    """Score `model` (spec, torch.nn.Module or callable on uint8 NHWC batches) on a build's configs.
+
+    Every shard read is first checked against its manifest sha256 (`verify=False` skips the check).
+    """
     out_dir = Path(out) if out is not None else None
     common = {"internal": accuracies_of(internal) if internal is not None else None, "method": method,
               "scenarios": scenarios, "seed": seed, "resamples": resamples}
     spec = parse_spec(model) if isinstance(model, (str, ModelSpec)) else None
     if spec is not None and spec.kind == PREDICTIONS:
         return score_predictions(spec.target, data, configs=configs, split=split, out=out_dir, revision=revision,
-                                 allow_partial=allow_partial, **common)
+                                 allow_partial=allow_partial, verify=verify, **common)
     if data is None:
         raise ValueError("evaluate needs data: a build folder, a Hub repo id or a URL")
-    source = open_build(data, revision=revision)
+    source = open_build(data, revision=revision, verify=verify)
     chosen = select_configs(source, configs, split)
     options = LoadOptions(weights=weights, model_kwargs=dict(model_kwargs or {}), device=device, precision=precision,
                           label_map=label_map, classes=source.manifest.classes, threads=threads)
@@ -330,11 +334,12 @@ def score_predictions(
     scenarios: Sequence[str] = PAPER_SCENARIOS,
     seed: int = 0,
     resamples: int = 1000,
+    verify: bool = True,
 ) -> EvaluationResult:
     """Reports and scores for a predictions Parquet made here or elsewhere, checked first (and against `data`)."""
     out = Path(out) if out is not None else None
     internal = accuracies_of(internal) if internal is not None else None
-    source = open_build(data, revision=revision) if data is not None else None
+    source = open_build(data, revision=revision, verify=verify) if data is not None else None
     table = read_predictions(path, num_classes=len(source.classes) if source else None)
     meta = preds.read_meta(table)
     if configs not in (None, "all"):

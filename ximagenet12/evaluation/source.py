@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -15,6 +16,7 @@ import pyarrow.parquet as pq
 
 from .. import manifest as mf
 from ..scenarios import SCENARIOS_LIST
+from ..verify import verify_hub, verify_local, verify_stream
 from .robustness import PAPER_SCENARIOS, REFERENCE
 
 CONFIG_ORDER: tuple[str, ...] = tuple(s.name for s in SCENARIOS_LIST)
@@ -30,13 +32,19 @@ def order_configs(names: list[str] | tuple[str, ...] | set[str]) -> list[str]:
 
 @dataclass
 class BuildSource:
-    """One build: its filesystem, root, manifest, class table and provenance."""
+    """One build: its filesystem, root, manifest, class table and provenance.
+
+    `files()` lists a config's shards as the manifest records them and, unless `verify` is off, checks
+    each against its manifest sha256 before anything reads it (once per file and change for local
+    builds, by the Hub's LFS sha256 for Hub repos, by hashing the stream elsewhere).
+    """
 
     fs: fsspec.AbstractFileSystem
     root: str
     location: str
     kind: str
     revision: str | None = None
+    verify: bool = True
     _files: dict = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -74,19 +82,24 @@ class BuildSource:
         return list(self.data_files.get(config, {}))
 
     def files(self, config: str, split: str) -> list[str]:
-        """The config's Parquet shards for a split, sorted."""
+        """The config's Parquet shards for a split, as the manifest lists them, checked (see the class)."""
         key = (config, split)
         if key not in self._files:
-            patterns = self.data_files.get(config, {}).get(split)
-            if not patterns:
+            entries = self.manifest.files_of(config, split)
+            if not entries:
                 raise KeyError(f"{self.location} has no split {split!r} in config {config!r}")
-            found: set[str] = set()
-            for pattern in patterns:
-                found.update(self.fs.glob(f"{self.root}/{pattern}"))
-            if not found:
-                raise FileNotFoundError(f"no files match {patterns} in {self.location}")
-            self._files[key] = sorted(found)
+            if self.verify:
+                self._verify(entries)
+            self._files[key] = [f"{self.root}/{entry.path}" for entry in entries]
         return self._files[key]
+
+    def _verify(self, entries: list[mf.FileEntry]) -> None:
+        if self.kind == "local":
+            verify_local(self.root, entries)
+        elif self.kind == "hub":
+            verify_hub(self.location, self.revision, entries)
+        else:
+            verify_stream(self.fs, self.root, entries, where=self.location)
 
     def parquet(self, path: str) -> pq.ParquetFile:
         """One shard as a ParquetFile (use it in a `with` block: it closes the file)."""
@@ -124,6 +137,7 @@ class BuildSource:
             "revision": self.revision,
             "manifest_sha256": self.manifest_sha256,
             "build_seed": self.manifest.seed,
+            "shards_verified": self.verify,
         }
 
 
@@ -136,21 +150,21 @@ def _hub(repo_id: str, revision: str | None) -> BuildSource:
     return BuildSource(HfFileSystem(), root, repo_id, "hub", revision=sha)
 
 
-def open_build(data: str | os.PathLike, *, revision: str | None = None) -> BuildSource:
+def open_build(data: str | os.PathLike, *, revision: str | None = None, verify: bool = True) -> BuildSource:
     """Open a build: local folder, `hf://datasets/<repo>`, a bare Hub repo id, or any fsspec URL."""
     text = os.fspath(data)
     if Path(text).is_dir():
         root = str(Path(text).resolve())
-        return BuildSource(fsspec.filesystem("file"), root, root, "local")
+        return BuildSource(fsspec.filesystem("file"), root, root, "local", verify=verify)
     if text.startswith("hf://datasets/"):
         repo = text[len("hf://datasets/") :].rstrip("/")
         repo, _, rev = repo.partition("@")
-        return _hub(repo, revision or rev or None)
+        return dataclasses.replace(_hub(repo, revision or rev or None), verify=verify)
     if "://" in text:
         fs, root = fsspec.core.url_to_fs(text)
-        return BuildSource(fs, root.rstrip("/"), text, "fsspec", revision=revision)
+        return BuildSource(fs, root.rstrip("/"), text, "fsspec", revision=revision, verify=verify)
     if REPO_ID.match(text):
-        return _hub(text, revision)
+        return dataclasses.replace(_hub(text, revision), verify=verify)
     raise FileNotFoundError(f"{text!r} is neither a folder, a URL nor a Hub repo id")
 
 
