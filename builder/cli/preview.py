@@ -92,6 +92,9 @@ def _sample_tiles(seed: int) -> tuple[Tiles, np.ndarray, str]:
         config, _, reason = rejected.reason.partition(": ")
         if rejected.file == item.source.image and config in tiles.left_out:
             tiles.left_out[config] = f"the build pairs none for this source ({reason})"
+    for config, reason in plan.not_built.items():
+        if config in tiles.left_out:
+            tiles.left_out[config] = f"the build makes none: {reason}"
     return tiles, mask, f"{chosen} ({names.get(item.source.wnid, item.source.wnid)})"
 
 
