@@ -17,7 +17,7 @@ from huggingface_hub import DatasetCard, DatasetCardData
 from ximagenet12.features import NUM_FOLDS, SPLITS, features
 from ximagenet12.manifest import CARD_NAME, ConfigEntry, Manifest, SplitCounts
 from ximagenet12.provenance import write_atomic
-from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS, apply
+from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS, apply, mask_variant_of
 
 from .sample_grid import CLASS_GRID_PATH, GRID_PATH, Pictures, pick_pictures, write_pictures
 
@@ -177,6 +177,31 @@ def _encoding(config: ConfigEntry, manifest: Manifest) -> str:
     return f"{config.mode}; stored as {stored}; masks as PNG"
 
 
+def mask_variants_section(manifest: Manifest) -> list[str]:
+    """One section for every mask variant the build has: what it does and the configs built with it."""
+    by_variant: dict[str, list[str]] = {}
+    for name in manifest.built_configs():
+        if mask_variant_of(name):
+            by_variant.setdefault(mask_variant_of(name), []).append(name)
+    sections = []
+    for suffix, names in by_variant.items():
+        variant = manifest.configs[names[0]].extra.get("mask_variant") or {}
+        sections.append(
+            "\n".join(
+                [
+                    f"### Masks `{variant.get('spec', suffix)}`: the configs `<scenario>@{suffix}`",
+                    "",
+                    f"Each built from masks changed first: {variant.get('description', suffix)}. The scenario's "
+                    "recipe, the row's seed and its partner or photo are those of the plain config, so only the "
+                    "masks differ: compare the two to see how much an annotation tool moves a result. Built: "
+                    + ", ".join(f"`{n}`" for n in names)
+                    + ".",
+                ]
+            )
+        )
+    return sections
+
+
 def scenario_section(name: str, manifest: Manifest) -> str:
     """One config's recipe: description, fixed and drawn parameters, storage, paper column, departures."""
     config = manifest.configs[name]
@@ -324,7 +349,9 @@ def render_card(manifest: Manifest, repo_id: str | None = None, pictures: Pictur
         split_rule=manifest.split_rule,
         columns_table=columns_table(manifest),
         classes_table=classes_table(manifest),
-        scenarios="\n\n".join(scenario_section(n, manifest) for n in configs),
+        scenarios="\n\n".join(
+            [scenario_section(n, manifest) for n in configs if not mask_variant_of(n)] + mask_variants_section(manifest)
+        ),
         loading=Template(_text("loading.md")).substitute(
             repo_id=repo, config=example, datasets_oldest=DATASETS_OLDEST, datasets_newest=DATASETS_NEWEST
         ),

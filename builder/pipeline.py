@@ -30,8 +30,9 @@ from ximagenet12.classes import ClassInfo
 from ximagenet12.errors import EXIT_FAULTS, XImageNet12Error
 from ximagenet12.features import SPLIT_RULE
 from ximagenet12.imageio import JPEG_QUALITY
+from ximagenet12.masks.variants import parse_variant
 from ximagenet12.provenance import canonical_json, fingerprint, library_versions, write_atomic
-from ximagenet12.scenarios import SCENARIOS
+from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD, Plan, make_plan
 from .shards import SHARD_PARTIAL
@@ -79,6 +80,7 @@ class BuildOptions:
     sources_per_shard: int = SOURCES_PER_SHARD
     progress: bool = True
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
+    mask_variants: tuple[str, ...] = ()
 
 
 @dataclass
@@ -129,6 +131,9 @@ def validate_options(opts: BuildOptions) -> tuple[str, ...] | None:
         raise BuildError(f"--shard-index must be in 0..{opts.num_parts - 1}, got {opts.part_index}")
     if opts.mixed_rand_rule not in MIXED_RAND_RULES:
         raise BuildError(f"--mixed-rand must be one of {', '.join(MIXED_RAND_RULES)}, got {opts.mixed_rand_rule!r}")
+    suffixes = [parse_variant(spec).suffix for spec in opts.mask_variants]
+    if len(set(suffixes)) != len(suffixes):
+        raise BuildError(f"--mask-variant given twice: {', '.join(opts.mask_variants)}")
     if opts.configs is None:
         return None
     configs = tuple(dict.fromkeys(opts.configs))
@@ -448,6 +453,7 @@ def run_build(opts: BuildOptions) -> BuildReport:
         seed=opts.seed,
         sources_per_shard=opts.sources_per_shard,
         mixed_rand_rule=opts.mixed_rand_rule,
+        mask_variants=tuple(parse_variant(spec) for spec in opts.mask_variants),
     )
     if not plan.planned_configs():
         reasons = "; ".join(f"{c}: {why}" for c, why in plan.not_built.items())
@@ -537,6 +543,7 @@ def _write_plan_state(out: Path, inv: Inventory, plan: Plan, fingerprints: list[
         "configs": list(plan.planned_configs()),
         "not_built": plan.not_built,
         "mixed_rand_rule": plan.mixed_rand_rule,
+        "mask_variants": list(plan.mask_variants),
         "seed": plan.seed,
         "sources_per_shard": plan.sources_per_shard,
         "num_shards": plan.num_shards,
@@ -621,6 +628,7 @@ def build_versions() -> dict[str, str]:
 
 
 def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf.Manifest:
+    variants = {parse_variant(spec).suffix[1:]: parse_variant(spec) for spec in state.get("mask_variants", [])}
     configs = {}
     for name in state["configs"]:
         splits = {}
@@ -632,8 +640,9 @@ def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf
                     num_bytes=sum(f.num_bytes for f in parts),
                     download_size=sum(f.size for f in parts),
                 )
-        entry = mf.config_entry(name, splits)
-        if name == "mixed_rand":
+        variant = variants.get(mask_variant_of(name) or "")
+        entry = mf.config_entry(name, splits, variant.to_dict() if variant else None)
+        if scenario_of(name) == "mixed_rand":
             rule = state.get("mixed_rand_rule", DEFAULT_MIXED_RAND_RULE)
             description = entry.description
             if rule != DEFAULT_MIXED_RAND_RULE:
@@ -643,7 +652,9 @@ def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf
                     "(bilinear) to this image's size."
                 )
             entry = replace(
-                entry, description=description, extra={"pairing": rule, "pairing_rule": MIXED_RAND_RULES[rule]}
+                entry,
+                description=description,
+                extra={**entry.extra, "pairing": rule, "pairing_rule": MIXED_RAND_RULES[rule]},
             )
         configs[name] = entry
     return mf.Manifest(

@@ -6,6 +6,7 @@ worker count, order, resumption or machine split gives the same rows.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ximagenet12.features import fold_of, split_of
-from ximagenet12.scenarios import SCENARIOS
+from ximagenet12.masks.variants import MaskVariant
+from ximagenet12.scenarios import NO_MASK_VARIANTS, SCENARIOS, scenario_of
 
 from .sources import TIGER_CAT, Background, Inventory, Rejected, Source
 
@@ -45,7 +47,9 @@ class Row:
 
     `backgrounds` (photos or generated images) and `partners` (other sources) are tried in order;
     the first that loads and fits is used, so the drawn one whenever it is good. `params` are
-    planned values the row records besides its drawn ones (the pairing rule).
+    planned values the row records besides its drawn ones (the pairing rule, the mask variant).
+    A mask-variant row (config `<scenario>@<variant>`) has its scenario row's seed and candidates, so
+    only the masks differ between the two.
     """
 
     config: str
@@ -53,6 +57,11 @@ class Row:
     backgrounds: tuple[Background, ...] = ()
     partners: tuple[Source, ...] = ()
     params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def mask_variant(self) -> str | None:
+        """The `--mask-variant` spec the row's masks are changed by, if any."""
+        return dict(self.params).get("mask_variant")
 
     @property
     def background(self) -> Background | None:
@@ -98,6 +107,7 @@ class Plan:
     rejected: list[Rejected] = field(default_factory=list)
     not_built: dict[str, str] = field(default_factory=dict)
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
+    mask_variants: tuple[str, ...] = ()
 
     @property
     def num_shards(self) -> int:
@@ -155,8 +165,9 @@ def _why_not_built(config: str, inv: Inventory, present: list[str], rule: str) -
         )
     if extra.origin == "generated":
         return (
-            "no AI-generated images: ai_bg ingests images made elsewhere, put under SOURCES/ai_backgrounds/ "
-            "and named after the source they were made from (<source id>_<anything>.png)"
+            "no AI-generated images: make them with `ximagenet12 generate-backgrounds SOURCES --out "
+            "SOURCES/ai_backgrounds` (extra 'generate'), or put images made elsewhere under SOURCES/ai_backgrounds/, "
+            "named after the source they were made from (<source id>_<anything>.png)"
         )
     if extra.pairing == "same":
         return "every class has a single source, so no image has a partner of its own class"
@@ -172,12 +183,14 @@ def make_plan(
     seed: int = DEFAULT_SEED,
     sources_per_shard: int = SOURCES_PER_SHARD,
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE,
+    mask_variants: tuple[MaskVariant, ...] = (),
 ) -> Plan:
     """Plan every row of `configs` for the inventory's sources (sorted by id).
 
     `rand_bg` photos come only from the inventory's background photos, never from a class of the
     build; `mixed_*` partners are other sources of the build (ImageNet-9's rules; `mixed_rand_rule`
-    picks ImageNet-9's or the other-class variant, see MIXED_RAND_RULES).
+    picks ImageNet-9's or the other-class variant, see MIXED_RAND_RULES). Each mask variant adds,
+    for every config but `original` and `ai_bg`, the config `<config>@<variant>`.
     """
     if mixed_rand_rule not in MIXED_RAND_RULES:
         raise ValueError(f"unknown mixed_rand rule {mixed_rand_rule!r}; known: {', '.join(MIXED_RAND_RULES)}")
@@ -231,7 +244,26 @@ def make_plan(
             if row is not None:
                 rows.append(row)
                 planned[config] += 1
+        rows += _variant_rows(rows, mask_variants)
         items.append(SourcePlan(source, labels[source.wnid], split_of(source.id), fold_of(source.id), tuple(rows)))
     not_built = {c: _why_not_built(c, inv, present, mixed_rand_rule) for c, n in planned.items() if n == 0}
+    variants = _variant_configs(configs, mask_variants)
+    not_built |= {v: not_built[scenario_of(v)] for v in variants if scenario_of(v) in not_built}
     rejected = [r for r in rejected if r.reason.split(":")[0] not in not_built]
-    return Plan(tuple(configs), seed, sources_per_shard, items, rejected, not_built, mixed_rand_rule)
+    specs = tuple(v.spec for v in mask_variants)
+    return Plan(tuple(configs) + variants, seed, sources_per_shard, items, rejected, not_built, mixed_rand_rule, specs)
+
+
+def _variant_configs(configs: tuple[str, ...], variants: tuple[MaskVariant, ...]) -> tuple[str, ...]:
+    """The `<config>@<variant>` configs the mask variants add, variant by variant."""
+    return tuple(v.config_name(c) for v in variants for c in configs if c not in NO_MASK_VARIANTS)
+
+
+def _variant_rows(rows: list[Row], variants: tuple[MaskVariant, ...]) -> list[Row]:
+    """Each row again with every mask variant: same seed, candidates and params, the variant recorded."""
+    return [
+        dataclasses.replace(row, config=v.config_name(row.config), params=(*row.params, ("mask_variant", v.spec)))
+        for v in variants
+        for row in rows
+        if row.config not in NO_MASK_VARIANTS
+    ]

@@ -15,7 +15,8 @@ from ximagenet12 import imageio
 from ximagenet12 import manifest as mf
 from ximagenet12.features import features
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
-from ximagenet12.scenarios import SCENARIOS, apply
+from ximagenet12.masks.variants import parse_variant
+from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
 
 from .plan import Row, SourcePlan
 from .shards import ShardWriter
@@ -158,7 +159,7 @@ def _source_params(config: str, src: Loaded) -> dict[str, Any]:
         out["source_note"] = src.note
     if src.orientation != 1:
         out["exif_orientation"] = src.orientation
-    if src.greyscale and SCENARIOS[config].colour_only:
+    if src.greyscale and SCENARIOS[scenario_of(config)].colour_only:
         out["greyscale_source"] = GREYSCALE_NOTE
     return out
 
@@ -178,8 +179,9 @@ def _paired(row: Row, loader: SourceLoader, bad: list[Rejected]) -> tuple[dict[s
             other = loader.source(partner)
         except (ValueError, OSError):
             continue  # reported under its own name by the shard that builds it as a source
-        if other.mask.any() and not other.mask.all():
-            return {"background": other.rgb, "background_mask": other.mask}, partner.id, {"partner_class": partner.wnid}
+        mask = parse_variant(row.mask_variant)(other.mask) if row.mask_variant else other.mask
+        if mask.any() and not mask.all():
+            return {"background": other.rgb, "background_mask": mask}, partner.id, {"partner_class": partner.wnid}
     for photo in row.backgrounds:
         try:
             rgb = loader.photo(photo.path)
@@ -197,10 +199,31 @@ def _paired(row: Row, loader: SourceLoader, bad: list[Rejected]) -> tuple[dict[s
     raise NoCandidate(f"none of the {count} candidate {what} could be used (see their own entries)")
 
 
+class SourceMasks:
+    """A source's mask and its mask variants, each computed and PNG-encoded once."""
+
+    def __init__(self, mask: np.ndarray):
+        self._masks: dict[str | None, np.ndarray] = {None: mask}
+        self._png: dict[str | None, bytes] = {}
+
+    def mask(self, variant: str | None) -> np.ndarray:
+        if variant not in self._masks:
+            self._masks[variant] = parse_variant(variant)(self._masks[None])
+        return self._masks[variant]
+
+    def png(self, variant: str | None) -> bytes:
+        if variant not in self._png:
+            self._png[variant] = imageio.encode_png(self.mask(variant))
+        return self._png[variant]
+
+
 def _scenario_row(
-    item: SourcePlan, row: Row, src: Loaded, loader: SourceLoader, quality: int, mask_png: bytes, bad: list[Rejected]
+    item: SourcePlan, row: Row, src: Loaded, loader: SourceLoader, quality: int, masks: SourceMasks,
+    bad: list[Rejected],
 ) -> dict:
     source = item.source
+    mask = masks.mask(row.mask_variant)
+    mask_png = masks.png(row.mask_variant)
     background_id = None
     recorded: dict[str, Any] = dict(row.params)
     if row.config == "original" and src.orientation == 1:
@@ -216,10 +239,10 @@ def _scenario_row(
         if row.partners or row.backgrounds:
             kwargs, background_id, of_candidate = _paired(row, loader, bad)
             recorded.update(of_candidate)
-        out_image, out_mask, params = apply(row.config, src.rgb, src.mask, seed=row.seed, **kwargs)
-        data, ext = _encode(row.config, out_image, quality)
+        out_image, out_mask, params = apply(scenario_of(row.config), src.rgb, mask, seed=row.seed, **kwargs)
+        data, ext = _encode(scenario_of(row.config), out_image, quality)
         image_cell = _image_cell(data, f"{source.id}.{ext}")
-    if out_mask is not src.mask and not np.array_equal(out_mask, src.mask):
+    if out_mask is not mask and not np.array_equal(out_mask, mask):
         mask_png = imageio.encode_png(out_mask)
     return {
         "image": image_cell,
@@ -256,10 +279,10 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                 continue
             if src.greyscale:
                 result.greyscale.append(item.source.id)
-            mask_png = imageio.encode_png(src.mask)
+            masks = SourceMasks(src.mask)
             for row in item.rows:
                 try:
-                    record = _scenario_row(item, row, src, loader, job.jpeg_quality, mask_png, result.rejected)
+                    record = _scenario_row(item, row, src, loader, job.jpeg_quality, masks, result.rejected)
                 except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
                     result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
                     done["rejected"] = done.get("rejected", 0) + 1

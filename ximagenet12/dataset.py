@@ -23,18 +23,20 @@ from datasets.builder import Key
 from . import __version__
 from . import manifest as mf
 from .features import SPLITS, features
-from .scenarios import SCENARIOS_LIST
+from .scenarios import SCENARIOS, SCENARIOS_LIST, mask_variant_of, scenario_of
 from .verify import verify_hub, verify_local
 
 _CODE_HASH = hashlib.sha256(Path(__file__).read_bytes() + __version__.encode()).hexdigest()
 
 
 class XImageNet12Config(datasets.BuilderConfig):
-    """One scenario: its name, description and recipe parameters."""
+    """One config: its scenario (and mask variant, in its name: `seg_img@dilate3`), description and recipe."""
 
-    def __init__(self, *, scenario: str, **kwargs: Any):
-        spec = next(s for s in SCENARIOS_LIST if s.name == scenario)
-        super().__init__(name=scenario, version=datasets.Version(__version__), description=spec.description, **kwargs)
+    def __init__(self, *, scenario: str, name: str | None = None, **kwargs: Any):
+        spec = SCENARIOS[scenario]
+        super().__init__(
+            name=name or scenario, version=datasets.Version(__version__), description=spec.description, **kwargs
+        )
         self.recipe = dict(spec.recipe)
         self.ranges = dict(spec.ranges)
         self.mode = spec.mode
@@ -71,6 +73,18 @@ class XImageNet12(datasets.ArrowBasedBuilder):
         kwargs.setdefault("dataset_name", "ximagenet12")
         kwargs.setdefault("hash", data_hash.hexdigest()[:16])
         super().__init__(*args, **kwargs)
+
+    def _create_builder_config(
+        self, config_name: str | None = None, custom_features: Any = None, config_id: str | None = None, **kwargs: Any
+    ) -> tuple[datasets.BuilderConfig, str]:
+        """The scenario's config, or for a mask-variant config (`seg_img@dilate3`) one made from its scenario's."""
+        if isinstance(config_name, str) and mask_variant_of(config_name) and scenario_of(config_name) in SCENARIOS:
+            config = XImageNet12Config(scenario=scenario_of(config_name), name=config_name)
+            for key, value in kwargs.items():
+                if value is not None:
+                    setattr(config, key, value)
+            return config, config_id or config_name
+        return super()._create_builder_config(config_name, custom_features, config_id, **kwargs)
 
     def _read(self, name: str, parse: Any) -> Any:
         path = f"{self.root}/{name}"

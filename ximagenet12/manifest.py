@@ -173,10 +173,9 @@ class Manifest:
 
     def built_configs(self) -> list[str]:
         """Configs with at least one row, in the scenario table's order (unknown names after, as listed)."""
-        from .scenarios import SCENARIOS
+        from .scenarios import order_configs
 
-        names = [n for n, c in self.configs.items() if c.num_rows]
-        return [n for n in SCENARIOS if n in names] + [n for n in names if n not in SCENARIOS]
+        return order_configs(n for n, c in self.configs.items() if c.num_rows)
 
     def empty_configs(self) -> list[str]:
         """Configs that were planned but have no rows."""
@@ -290,13 +289,16 @@ def _config(entry: Any) -> ConfigEntry:
     return ConfigEntry(splits=splits, extra=extra, **values)
 
 
-def config_entry(name: str, splits: dict[str, SplitCounts] | None = None) -> ConfigEntry:
-    """A config's manifest entry from the scenario table, with its counts."""
-    from .scenarios import SCENARIOS
+def config_entry(
+    name: str, splits: dict[str, SplitCounts] | None = None, mask_variant: dict[str, Any] | None = None
+) -> ConfigEntry:
+    """A config's manifest entry from the scenario table, with its counts (and the mask variant it was built with)."""
+    from .scenarios import SCENARIOS, scenario_of
 
-    s = SCENARIOS[name]
+    s = SCENARIOS[scenario_of(name)]
+    extra = {"scenario": s.name, "mask_variant": mask_variant} if mask_variant else {}
     return ConfigEntry(
-        title=s.title,
+        title=f"{s.title}, masks {mask_variant['spec']}" if mask_variant else s.title,
         description=s.description,
         recipe=json.loads(json.dumps(s.recipe, sort_keys=True)),
         ranges=json.loads(json.dumps(s.ranges, sort_keys=True)),
@@ -306,6 +308,7 @@ def config_entry(name: str, splits: dict[str, SplitCounts] | None = None) -> Con
         paper_column=s.paper_column,
         departs=s.departs,
         splits=dict(splits or {}),
+        extra=extra,
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ximagenet12.errors import EXIT_FAULTS, EXIT_USAGE
-from ximagenet12.scenarios import SCENARIOS
+from ximagenet12.scenarios import order_configs
 
 from ..pipeline import BuildError, BuildOptions, BuildReport, NoSources, run_build
 from ..plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD
@@ -54,6 +54,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="mixed_rand partners: 'in9' = ImageNet-9's rule, a random class with the own class included "
         "(default); 'other-class' = never the source's own class",
     )
+    p.add_argument(
+        "--mask-variant",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also build every config but original and ai_bg from masks changed as a coarser annotation tool would: "
+        "erode:K, dilate:K (K pixels) or simplify:EPS (Douglas-Peucker, EPS pixels); configs are named e.g. "
+        "seg_img@dilate3, with the same draws and partners as seg_img (repeatable)",
+    )
     p.add_argument("--strict", action="store_true", help="exit non-zero if any input was rejected")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_build)
@@ -70,7 +79,7 @@ def _print_report(report: BuildReport, out: Path) -> None:
     if report.counts:
         width = max(len(c) for c in report.counts)
         print(f"\n{'config':<{width}}  {'train':>7}  {'test':>6}")
-        for config in sorted(report.counts, key=list(SCENARIOS).index):
+        for config in order_configs(report.counts):
             splits = report.counts[config]
             print(f"{config:<{width}}  {splits.get('train', 0):>7}  {splits.get('test', 0):>6}")
     print(
@@ -79,7 +88,7 @@ def _print_report(report: BuildReport, out: Path) -> None:
     )
     if report.not_built:
         print("not built, because the inputs cannot produce them:")
-        for config in sorted(report.not_built, key=list(SCENARIOS).index):
+        for config in order_configs(report.not_built):
             print(f"  {config}: {report.not_built[config]}")
     if report.greyscale_sources:
         print(
@@ -120,6 +129,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         sources_per_shard=args.sources_per_shard,
         progress=not args.no_progress,
         mixed_rand_rule=args.mixed_rand,
+        mask_variants=tuple(args.mask_variant),
     )
     try:
         report = run_build(opts)
@@ -138,7 +148,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     if report.num_rows == 0:
         raise BuildError("nothing was built: every source was rejected (see rejected.jsonl)", EXIT_FAULTS)
     where = str(out.resolve())
-    built = [c for c in SCENARIOS if c in report.counts]
+    built = order_configs(report.counts)
     config = "rand_bg" if "rand_bg" in built else built[0]
     split = "test" if report.counts[config].get("test") else "train"
     print(

@@ -86,3 +86,37 @@ def test_score_properties(accuracies: dict[str, float], order: list[str]) -> Non
 def test_bg_gap() -> None:
     assert bg_gap({"mixed_same": 0.8, "mixed_rand": 0.6}) == pytest.approx(0.2)
     assert bg_gap({"mixed_same": 0.8}) is None
+
+
+def test_the_score_again_with_each_mask_variant_by_hand() -> None:
+    """4 sources; original all right; each paper scenario 2 of 4 right; its @dilate3 config 3 of 4; @erode2
+    only for seg_img. Table 3: external variance = sum (C - mu)^2 / (n - 1)."""
+    import pyarrow as pa
+
+    from ximagenet12.evaluation.analysis import analyse
+    from ximagenet12.evaluation.reports import robustness_markdown
+
+    rows = []
+    for source in range(4):
+        rows.append(("original", source, True))
+        for s in PAPER_SCENARIOS:
+            rows.append((s, source, source < 2))
+            rows.append((f"{s}@dilate3", source, source < 3))
+        rows.append(("seg_img@erode2", source, False))
+    table = pa.table({
+        "source_id": [f"n0_{s}" for _, s, _ in rows], "config": [c for c, _, _ in rows],
+        "label": [0] * len(rows), "prediction": [0 if ok else 1 for *_, ok in rows], "correct": [ok for *_, ok in rows],
+    })
+    analysis = analyse(table, ["a", "b"], resamples=50)
+    plain_term = 8 * (0.5 - 1.0) ** 2 / 7
+    dilated_term = 8 * (0.75 - 1.0) ** 2 / 7
+    assert math.isclose(analysis.robustness.score, 1 - plain_term)
+    dilated = analysis.by_mask_variant["dilate3"]
+    assert math.isclose(dilated["score"], 1 - dilated_term)
+    assert math.isclose(dilated["change"], plain_term - dilated_term)
+    assert dilated["missing"] == [] and dilated["scenarios"] == [f"{s}@dilate3" for s in PAPER_SCENARIOS]
+    assert dilated["ci95"][0] <= dilated["score"] <= dilated["ci95"][1]
+    eroded = analysis.by_mask_variant["erode2"]
+    assert eroded["score"] is None and "at least 2" in eroded["note"]
+    text = robustness_markdown(analysis)
+    assert f"| `@dilate3` | {1 - dilated_term:.4f} |" in text and f"{plain_term - dilated_term:+.4f}" in text

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 
+from ..scenarios import mask_variant_of, order_configs
 from .robustness import (
     PAPER_SCENARIOS,
     REFERENCE,
@@ -15,7 +16,6 @@ from .robustness import (
     bg_gap,
     robustness_score,
 )
-from .source import order_configs
 from .stats import MEANINGFUL_N, ConfigAccuracy, accuracies, class_by_config
 
 
@@ -35,6 +35,7 @@ class Analysis:
     bg_gap_ci: tuple[float, float] | None
     bootstrap: dict
     bg_gap_note: str | None = None
+    by_mask_variant: dict[str, dict] = field(default_factory=dict)
 
     @property
     def small_configs(self) -> list[str]:
@@ -80,6 +81,7 @@ class Analysis:
                 "n": {c: self.counts[c] for c in ("mixed_same", "mixed_rand")},
                 "note": self.bg_gap_note,
             },
+            "robustness_by_mask_variant": self.by_mask_variant,
             "not_meaningful": {
                 "rule": f"fewer than {MEANINGFUL_N} images",
                 "configs": self.small_configs,
@@ -137,4 +139,39 @@ def analyse(
     if gap is not None and small & {"mixed_same", "mixed_rand"}:
         gap_note = f"not meaningful: fewer than {MEANINGFUL_N} images"
     info = {"resamples": resamples, "seed": seed, "confidence": confidence, "unit": "source_id, paired across configs"}
-    return Analysis(order, names, rows, class_acc, class_n, score, score_ci, note, gap, gap_ci, info, gap_note)
+    variants = mask_variant_scores(top1, boot, score, method=method, scenarios=scenarios)
+    return Analysis(order, names, rows, class_acc, class_n, score, score_ci, note, gap, gap_ci, info, gap_note,
+                    variants)
+
+
+def mask_variant_scores(
+    top1: Mapping[str, float], boot, plain: RobustnessScore | None, *, method: str, scenarios: Sequence[str]
+) -> dict[str, dict]:
+    """The robustness score again for each mask variant of the build (`<scenario>@<variant>` in place of each
+    scenario, `original` as it is), with its interval and its change from the plain masks' score.
+
+    The internal term is left out: a second run of the variant configs is not asked for.
+    """
+    out: dict[str, dict] = {}
+    for variant in sorted({v for c in top1 if (v := mask_variant_of(c))}):
+
+        def swap(acc: Mapping[str, float], variant: str = variant) -> dict[str, float]:
+            swapped = {s: acc[f"{s}@{variant}"] for s in scenarios if f"{s}@{variant}" in acc}
+            return {REFERENCE: acc[REFERENCE], **swapped} if REFERENCE in acc else swapped
+
+        try:
+            score = robustness_score(swap(top1), method=method, scenarios=scenarios)
+        except ValueError as error:
+            out[variant] = {"score": None, "note": str(error)}
+            continue
+        out[variant] = {
+            "score": score.score,
+            "ci95": list(boot.derived(lambda acc, s=swap: robustness_score(s(acc), method=method,
+                                                                          scenarios=scenarios).score)),
+            # Against the plain masks' external term alone, as the variant score has no internal term.
+            "change": None if plain is None else plain.external.term - score.external.term,
+            "scenarios": [f"{s}@{variant}" for s in score.scenarios],
+            "missing": list(score.missing),
+            "external": score.external.term,
+        }
+    return out

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..errors import DataError, XImageNet12Error
 from ..provenance import write_atomic
+from ..scenarios import order_configs
 from .reports import FLAG, FLAG_NOTE, markdown_table
 from .robustness import REFERENCE
-from .source import order_configs
 from .stats import MEANINGFUL_N
 
 SUMMARY = "summary.json"
@@ -161,6 +161,14 @@ def _challenge_cell(challenge: dict | None) -> str:
     return f"{text} {FLAG}" if challenge["foregrounds"] < MEANINGFUL_N else text
 
 
+def _variant_cell(entry: Entry, variant: str) -> str:
+    result = (entry.results.get("robustness_by_mask_variant") or {}).get(variant) or {}
+    if result.get("score") is None:
+        return "–"
+    change = result.get("change")
+    return f"{result['score']:.4f}" + ("" if change is None else f" ({change:+.4f})")
+
+
 def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
     """Summary table sorted by score, then top-1 and drop per scenario (scenarios down, models across)."""
     manifest, split = entries[0].build
@@ -197,6 +205,13 @@ def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
     lines += [markdown_table(["scenario", *names],
                              [[f"`{c}`", *(_drop_cell(e.accuracy.get(c)) for e in entries)] for c in others],
                              "l" + "r" * len(entries)), ""]
+    variants = sorted({v for e in entries for v in e.results.get("robustness_by_mask_variant") or {}})
+    if variants:
+        lines += ["## Robustness score with changed masks", "",
+                  "The score again on the build's `--mask-variant` configs (no internal term); in brackets, the "
+                  "change from the plain masks' external term.", ""]
+        lines += [markdown_table(["masks", *names], [[f"`@{v}`", *(_variant_cell(e, v) for e in entries)]
+                                                     for v in variants], "l" + "r" * len(entries)), ""]
     notes = [FLAG_NOTE] if FLAG in "\n".join(lines) else []
     methods = {(e.results.get("robustness") or {}).get("method") for e in entries if e.score is not None}
     if len(methods) > 1:
@@ -214,6 +229,7 @@ def to_records(entries: Sequence[Entry]) -> list[dict]:
             "spec": e.spec,
             "folder": str(e.folder),
             "robustness": e.results.get("robustness"),
+            "robustness_by_mask_variant": e.results.get("robustness_by_mask_variant") or {},
             "accuracy": e.accuracy,
             "bg_gap": e.bg_gap,
             "challenge": e.challenge,

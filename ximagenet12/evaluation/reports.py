@@ -102,7 +102,28 @@ def robustness_markdown(analysis: Analysis) -> str:
     ]
     if analysis.robustness_note:
         lines += ["", f"Note: {analysis.robustness_note}."]
+    if analysis.by_mask_variant:
+        lines += ["", mask_variant_markdown(analysis)]
     return "\n".join(lines)
+
+
+def mask_variant_markdown(analysis: Analysis) -> str:
+    """The robustness score again with each mask variant's configs, and its change from the plain masks'."""
+    rows = []
+    for variant, result in analysis.by_mask_variant.items():
+        if result.get("score") is None:
+            rows.append([f"`@{variant}`", "–", "–", "–", result.get("note", "")])
+            continue
+        low, high = result["ci95"] or (float("nan"), float("nan"))
+        change = result["change"]
+        rows.append([f"`@{variant}`", f"{result['score']:.4f}", f"{low:.4f} to {high:.4f}",
+                     "–" if change is None else f"{change:+.4f}", ", ".join(f"`{m}`" for m in result["missing"])])
+    table = markdown_table(["masks", "robustness score", "95% CI", "change", "scenarios missing"], rows, "lrrrl")
+    return (
+        "With the masks changed as another annotation tool would draw them (the build's `--mask-variant` configs, "
+        "`original` as it is, no internal term; change = the plain masks' external term minus the variant's):\n\n"
+        + table
+    )
 
 
 def class_markdown(analysis: Analysis) -> str:

@@ -15,19 +15,12 @@ import fsspec
 import pyarrow.parquet as pq
 
 from .. import manifest as mf
-from ..scenarios import SCENARIOS_LIST
+from ..scenarios import order_configs
 from ..verify import verify_hub, verify_local, verify_stream
 from .robustness import PAPER_SCENARIOS, REFERENCE
 
-CONFIG_ORDER: tuple[str, ...] = tuple(s.name for s in SCENARIOS_LIST)
 REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 COLUMNS = ["image", "label", "source_id"]
-
-
-def order_configs(names: list[str] | tuple[str, ...] | set[str]) -> list[str]:
-    """Configs in the benchmark's order, unknown names after, alphabetically."""
-    known = [c for c in CONFIG_ORDER if c in names]
-    return known + sorted(set(names) - set(CONFIG_ORDER))
 
 
 @dataclass

@@ -118,9 +118,21 @@ class MaskVariant:
     def __call__(self, mask: np.ndarray) -> np.ndarray:
         return _FUNCTIONS[self.kind](mask, int(self.amount) if self.kind != "simplify" else self.amount)
 
+    def describe(self) -> str:
+        """What the variant does to a mask, in words."""
+        amount = _format(self.amount)
+        return {
+            "erode": f"every object pixel within {amount} px of the background removed (a tool that traces inside "
+            "the object)",
+            "dilate": f"every pixel within {amount} px of the object added (a tool that traces outside it)",
+            "simplify": f"every outline replaced by its Douglas-Peucker simplification at {amount} px (a polygon "
+            "tool with fewer clicks)",
+        }[self.kind]
+
     def to_dict(self) -> dict:
-        """What a manifest or card records: kind, amount, spec and suffix."""
-        return {"kind": self.kind, "amount": self.amount, "spec": self.spec, "suffix": self.suffix}
+        """What a manifest or card records: kind, amount, spec, suffix and description."""
+        return {"kind": self.kind, "amount": self.amount, "spec": self.spec, "suffix": self.suffix,
+                "description": self.describe()}
 
 
 _FUNCTIONS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {

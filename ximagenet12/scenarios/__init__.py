@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from ..masks import is_binary
 from .table import PAPER_SCENARIOS, SCENARIOS, SCENARIOS_LIST, ExtraInput, Scenario
 
 __all__ = [
+    "NO_MASK_VARIANTS",
     "PAPER_SCENARIOS",
     "SCENARIOS",
     "SCENARIOS_LIST",
@@ -18,7 +20,40 @@ __all__ = [
     "ScenarioError",
     "apply",
     "draw_params",
+    "mask_variant_of",
+    "order_configs",
+    "scenario_of",
 ]
+
+VARIANT_SEPARATOR = "@"
+# Scenarios a mask variant is not built for: `original` stores the source untouched and `ai_bg` an image made
+# elsewhere, so a changed mask would change no pixel of theirs.
+NO_MASK_VARIANTS = ("original", "ai_bg")
+
+
+def scenario_of(config: str) -> str:
+    """The scenario a config is built with: 'seg_img@dilate3' -> 'seg_img'."""
+    return config.split(VARIANT_SEPARATOR, 1)[0]
+
+
+def order_configs(names: Iterable[str]) -> list[str]:
+    """Configs in the benchmark's order: the scenario table's, then each mask variant's in the same order,
+    then unknown names alphabetically."""
+    index = {name: i for i, name in enumerate(SCENARIOS)}
+
+    def key(name: str) -> tuple:
+        base, variant = scenario_of(name), mask_variant_of(name)
+        if base not in index:
+            return (2, name)
+        return (0, "", index[base]) if variant is None else (1, variant, index[base])
+
+    return sorted(set(names), key=key)
+
+
+def mask_variant_of(config: str) -> str | None:
+    """The mask variant suffix of a config ('seg_img@dilate3' -> 'dilate3'), None for a plain scenario."""
+    _, sep, suffix = config.partition(VARIANT_SEPARATOR)
+    return suffix if sep else None
 
 
 class ScenarioError(ValueError):
