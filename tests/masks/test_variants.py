@@ -126,7 +126,9 @@ def test_spec_parsing_and_config_names(spec, variant, suffix) -> None:
     assert parsed == variant and parsed.suffix == suffix
     assert parsed.config_name("seg_img") == f"seg_img{suffix}"
     assert parse_variant(parsed.spec) == parsed
-    assert parsed.to_dict() == {"kind": variant.kind, "amount": variant.amount, "spec": parsed.spec, "suffix": suffix}
+    assert parsed.to_dict() == {"kind": variant.kind, "amount": variant.amount, "spec": parsed.spec, "suffix": suffix,
+                                "description": parsed.describe()}
+    assert f"{variant.amount:g} px" in parsed.describe()
 
 
 @pytest.mark.parametrize(
