@@ -1,14 +1,11 @@
-"""Running a build: lock the output, plan, hand shards to worker processes, resume, finalise."""
+"""Running a build: lock the output, plan, hand shards to an engine, record each as it ends, finalise."""
 
 from __future__ import annotations
 
 import fcntl
 import json
-import multiprocessing
 import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,10 +19,12 @@ from ximagenet12.imageio import JPEG_QUALITY
 from ximagenet12.provenance import canonical_json, fingerprint, library_versions, write_atomic
 from ximagenet12.scenarios import SCENARIOS
 
+from .engines import Engine
+from .engines.local import LocalEngine
 from .plan import DEFAULT_SEED, SOURCES_PER_SHARD, Plan, make_plan
 from .shards import PARTIAL_SUFFIX
 from .sources import Inventory, Rejected, discover, load_classes
-from .worker import ShardJob, ShardResult, build_shard
+from .worker import Progress, ShardJob, ShardResult
 
 
 class BuildLocked(RuntimeError):
@@ -40,14 +39,13 @@ class BuildOptions:
     out: Path
     configs: tuple[str, ...] | None = None
     workers: int = 1
-    num_parts: int = 1
-    part_index: int = 0
     seed: int = DEFAULT_SEED
     backgrounds: Path | None = None
     ai_backgrounds: Path | None = None
     classes: Path | None = None
     sources_per_shard: int = SOURCES_PER_SHARD
     progress: bool = True
+    engine: Engine | None = None  # None: the local process pool with `workers` processes
 
 
 @dataclass
@@ -192,23 +190,8 @@ def _remove_partials(out: Path) -> None:
         path.unlink()
 
 
-_QUEUE = None
-
-
-def _init_worker(queue) -> None:
-    global _QUEUE
-    import cv2
-
-    cv2.setNumThreads(1)
-    _QUEUE = queue
-
-
-def _run_in_worker(job: ShardJob) -> ShardResult:
-    return build_shard(job, progress=_QUEUE.put if _QUEUE is not None else None)
-
-
-def _run_jobs(jobs: list[ShardJob], workers: int, bar: tqdm, out: Path) -> list[ShardResult]:
-    """Run shard jobs, in this process or in `workers` processes, recording each as it finishes."""
+def _bar_progress(bar: tqdm) -> Progress:
+    """Feed the bar with row counts, per config, as an engine reports them."""
     counts: dict[str, int] = {}
 
     def update(done: dict[str, int]) -> None:
@@ -217,46 +200,11 @@ def _run_jobs(jobs: list[ShardJob], workers: int, bar: tqdm, out: Path) -> list[
         bar.update(sum(done.values()))
         bar.set_postfix(counts, refresh=False)
 
-    results = []
-    if workers <= 1 or len(jobs) <= 1:
-        import cv2
-
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        try:
-            for job in jobs:
-                result = build_shard(job, progress=update)
-                _write_record(out, result)
-                results.append(result)
-        finally:
-            cv2.setNumThreads(threads)
-        return results
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-
-    def pump() -> None:
-        while (message := queue.get()) != "stop":
-            update(message)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(queue,)
-        ) as pool:
-            futures = [pool.submit(_run_in_worker, job) for job in jobs]
-            for future in as_completed(futures):
-                result = future.result()
-                _write_record(out, result)
-                results.append(result)
-    finally:
-        queue.put("stop")
-        reader.join(timeout=10)
-    return results
+    return update
 
 
 def run_build(opts: BuildOptions) -> BuildReport:
-    """Build (or resume) the shards of this part of the plan; finalise when every shard is done."""
+    """Build (or resume) every shard of the plan on the engine; finalise when every shard is done."""
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     with build_lock(out):
@@ -276,9 +224,8 @@ def run_build(opts: BuildOptions) -> BuildReport:
         _remove_partials(out)
 
         report = BuildReport(out)
-        mine = [i for i in range(plan.num_shards) if i % opts.num_parts == opts.part_index]
         jobs = []
-        for i in mine:
+        for i in range(plan.num_shards):
             if _record_is_current(out, i, fingerprints[i]):
                 report.skipped.append(i)
             else:
@@ -287,7 +234,8 @@ def run_build(opts: BuildOptions) -> BuildReport:
         with tqdm(
             total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True
         ) as bar:
-            results = _run_jobs(jobs, opts.workers, bar, out)
+            engine = opts.engine or LocalEngine(opts.workers)
+            results = engine.run(jobs, _bar_progress(bar), lambda result: _write_record(out, result))
         report.built = sorted(r.index for r in results)
         return finalize(out, report)
 

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from ximagenet12.errors import XImageNet12Error
 from ximagenet12.scenarios import SCENARIOS
 
+from ..engines import ENGINES, make_engine
 from ..pipeline import BuildLocked, BuildOptions, BuildReport, run_build
 from ..plan import DEFAULT_SEED, SOURCES_PER_SHARD
 
@@ -27,9 +29,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="?", type=Path, help="sources folder (default: the shipped sample)")
     p.add_argument("--out", type=Path, help=f"output folder (default for the sample: ./{SAMPLE_OUT})")
     p.add_argument("--configs", help="comma-separated configs to build (default: all that the inputs allow)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--num-shards", type=int, default=1, help="split the work into N parts, for N machines")
-    p.add_argument("--shard-index", type=int, default=0, help="the part this machine builds (0-based)")
+    p.add_argument("--workers", type=int, help="worker processes of --engine local (default 1)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where shard jobs run: worker processes on this machine (default), or the tasks of a Ray cluster",
+    )
+    p.add_argument(
+        "--address",
+        help="the Ray cluster of --engine ray: auto, HOST:PORT or ray://HOST:10001 "
+        "(default: RAY_ADDRESS, else a cluster started on this machine, else a new local one)",
+    )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"release seed (default {DEFAULT_SEED})")
     p.add_argument("--backgrounds", type=Path, help="background photos (default: SOURCES/backgrounds)")
     p.add_argument("--ai-backgrounds", type=Path, help="AI-generated images (default: SOURCES/ai_backgrounds)")
@@ -71,23 +82,24 @@ def cmd_build(args: argparse.Namespace) -> int:
             print("error: --out is required when SOURCES is given", file=sys.stderr)
             return 2
         sources, out = args.sources, args.out
-    if not 0 <= args.shard_index < args.num_shards:
-        print(f"error: --shard-index must be in 0..{args.num_shards - 1}", file=sys.stderr)
-        return 2
+    if args.engine == "ray" and args.workers is not None:
+        raise XImageNet12Error("--workers is for --engine local; a Ray cluster runs one shard task per free CPU")
+    if args.engine != "ray" and args.address is not None:
+        raise XImageNet12Error("--address is for --engine ray")
     configs = tuple(c.strip() for c in args.configs.split(",") if c.strip()) if args.configs else None
+    workers = max(1, args.workers or 1)
     opts = BuildOptions(
         sources=Path(sources),
         out=out,
         configs=configs,
-        workers=max(1, args.workers),
-        num_parts=args.num_shards,
-        part_index=args.shard_index,
+        workers=workers,
         seed=args.seed,
         backgrounds=args.backgrounds,
         ai_backgrounds=args.ai_backgrounds,
         classes=args.classes,
         sources_per_shard=args.sources_per_shard,
         progress=not args.no_progress,
+        engine=make_engine(args.engine, workers=workers, address=args.address),
     )
     try:
         report = run_build(opts)
@@ -96,11 +108,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         return 2
     _print_report(report, out)
     if report.missing:
-        print(
-            f"\nthis part is done; {len(report.missing)} shards are built elsewhere. Copy every part's "
-            f"{out}/data and {out}/.build into one folder, then run `ximagenet12 build` there again to finish."
-        )
-        return 0 if report.built or report.skipped else 1
+        print(f"error: {len(report.missing)} shards have no record; rerun the build to finish", file=sys.stderr)
+        return 1
     if report.num_rows == 0:
         print("error: nothing was built", file=sys.stderr)
         return 1

@@ -1,0 +1,157 @@
+"""Shard jobs as Ray tasks: the same `build_shard` on any node of a cluster, the driver recording each result.
+
+Every node must see SOURCES and --out at the same paths (a shared filesystem) and run the same code and
+libraries as the driver; a task checks both before it writes, and refuses with a line saying which.
+A task whose worker or node dies (killed, out of memory, node lost) is retried by Ray up to `max_retries`
+times; an exception raised by the job itself is not retried, except the few that come from the machine
+rather than the data (`SYSTEM_ERRORS`). A shard writes the same bytes wherever and however often it runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import socket
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+
+from ximagenet12 import manifest as mf
+from ximagenet12.errors import MissingExtra, XImageNet12Error
+
+from ..worker import Progress, ShardJob, ShardResult, build_shard
+from . import Finished, ShardFailed, one_line, task_counts
+
+# Raised by the machine a task ran on, not by its data: worth another attempt.
+SYSTEM_ERRORS = (MemoryError, ConnectionError, TimeoutError)
+MAX_RETRIES = 3
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtra("--engine ray", "ray") from None
+    return ray
+
+
+class NodeMismatch(XImageNet12Error):
+    """A cluster node that does not see the build's folders, or runs other code than the driver."""
+
+
+@cache
+def code_identity() -> dict[str, str]:
+    """Versions of the libraries the bytes depend on, and a digest of this package's code."""
+    import ximagenet12_builder
+
+    import ximagenet12
+
+    from ..pipeline import build_versions
+
+    digest = hashlib.sha256()
+    for package in (ximagenet12, ximagenet12_builder):
+        root = Path(package.__file__).parent
+        for path in sorted(root.rglob("*.py")):
+            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return {**build_versions(), "code": digest.hexdigest()}
+
+
+def check_node(job: ShardJob, driver: dict[str, str]) -> None:
+    """Refuse to build on a node that runs other code, or does not see this build's output and sources."""
+    node, here = socket.gethostname(), code_identity()
+    for name in sorted(set(driver) | set(here)):
+        if driver.get(name) == here.get(name):
+            continue
+        if name == "code":
+            raise NodeMismatch(
+                f"node {node} runs other ximagenet12 code than the driver; install the same code on every node"
+            )
+        raise NodeMismatch(
+            f"node {node} has {name} {here.get(name)}, the driver {driver.get(name)}; "
+            "install the same versions on every node"
+        )
+    state_path = Path(job.out_dir) / mf.STATE_DIR / "plan.json"
+    try:
+        state = json.loads(state_path.read_text())
+        current = state["fingerprints"][job.index] == job.fingerprint
+    except (OSError, ValueError, KeyError, IndexError):
+        current = False
+    if not current:
+        raise NodeMismatch(
+            f"node {node} does not see {state_path} as the driver wrote it: "
+            "--out must be on storage every node mounts at the same path"
+        )
+    if not Path(state["sources_root"]).is_dir():
+        raise NodeMismatch(
+            f"node {node} does not see the sources folder {state['sources_root']}: "
+            "SOURCES must be on storage every node mounts at the same path"
+        )
+
+
+def build_shard_task(job: ShardJob, driver: dict[str, str]) -> ShardResult:
+    """The body of one Ray task: check the node, then `build_shard(job)` as the local engine runs it."""
+    import cv2
+
+    check_node(job, driver)
+    cv2.setNumThreads(1)
+    return build_shard(job)
+
+
+def _reason(exc: BaseException, ray) -> str:
+    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, BaseException):
+        cause = exc.cause
+        return str(cause) if isinstance(cause, XImageNet12Error) else one_line(cause)
+    return f"{one_line(exc)} (after Ray's retries)"
+
+
+class RayEngine:
+    """Runs each shard job as a Ray task (one CPU each) on the cluster at `address`."""
+
+    def __init__(self, address: str | None = None, *, max_retries: int = MAX_RETRIES):
+        self.ray = _import_ray()
+        self.address = address
+        self.max_retries = max_retries
+
+    def _connect(self) -> None:
+        try:
+            self.ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self.address or "RAY_ADDRESS or a cluster started on this machine"
+            raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
+
+    def run(self, jobs: Sequence[ShardJob], progress: Progress, finished: Finished) -> list[ShardResult]:
+        """Submit every job as a task; record each result as its task ends; raise ShardFailed at the end."""
+        if not jobs:
+            return []
+        ray = self.ray
+        connected_here = not ray.is_initialized()
+        if connected_here:
+            self._connect()
+        results: list[ShardResult] = []
+        failures: list[tuple[int, str]] = []
+        try:
+            task = ray.remote(
+                num_cpus=1, max_retries=self.max_retries, retry_exceptions=list(SYSTEM_ERRORS)
+            )(build_shard_task)
+            driver = code_identity()
+            pending = {task.remote(job, driver): job for job in jobs}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    job = pending.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except ray.exceptions.RayError as exc:
+                        failures.append((job.index, _reason(exc, ray)))
+                        continue
+                    progress(task_counts(job, result))
+                    finished(result)
+                    results.append(result)
+        finally:
+            if connected_here:
+                ray.shutdown()
+        if failures:
+            raise ShardFailed(failures, jobs[0].num_shards)
+        return results
