@@ -74,5 +74,7 @@ def make_engine(name: str, *, workers: int = 1, address: str | None = None) -> E
     if name == "ray":
         from .ray import RayEngine
 
-        return RayEngine(address)
+        engine = RayEngine(address)
+        engine.start()  # worker processes start on the cluster while the driver discovers and plans
+        return engine
     raise XImageNet12Error(f"unknown engine {name!r}; known: {', '.join(ENGINES)}")

@@ -9,6 +9,7 @@ rather than the data (`SYSTEM_ERRORS`). A shard writes the same bytes wherever a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from . import Finished, ShardFailed, one_line, task_counts
 # Raised by the machine a task ran on, not by its data: worth another attempt.
 SYSTEM_ERRORS = (MemoryError, ConnectionError, TimeoutError)
 MAX_RETRIES = 3
+WARM_UP_LIMIT = 256  # worker processes started ahead of the shard tasks, at most
 
 
 def _import_ray():
@@ -106,6 +108,10 @@ def _reason(exc: BaseException, ray) -> str:
     return f"{one_line(exc)} (after Ray's retries)"
 
 
+def ready() -> None:
+    """A task that does nothing: the worker process that runs it has imported the build code."""
+
+
 class RayEngine:
     """Runs each shard job as a Ray task (one CPU each) on the cluster at `address`."""
 
@@ -113,33 +119,59 @@ class RayEngine:
         self.ray = _import_ray()
         self.address = address
         self.max_retries = max_retries
+        self._started = self._owns_connection = False
+        self._warming: list = []
 
-    def _connect(self) -> None:
-        try:
-            self.ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = self.address or "RAY_ADDRESS or a cluster started on this machine"
-            raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
+    def start(self) -> None:
+        """Connect, and have each CPU of the cluster start a worker process now, while the driver plans."""
+        ray = self.ray
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or "RAY_ADDRESS or a cluster started on this machine"
+                raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
+            self._owns_connection = True
+        self._started = True
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        warm = ray.remote(num_cpus=1, max_retries=0, scheduling_strategy="SPREAD")(ready)
+        self._warming = [warm.remote() for _ in range(max(1, min(cpus, WARM_UP_LIMIT)))]
+
+    def close(self) -> None:
+        """Collect the warm-up tasks and disconnect, if this engine connected."""
+        ray = self.ray
+        if self._warming:
+            done, _ = ray.wait(self._warming, num_returns=len(self._warming), timeout=0)
+            for ref in done:  # a failed warm-up says nothing the shard tasks will not say
+                with contextlib.suppress(ray.exceptions.RayError):
+                    ray.get(ref)
+            self._warming = []
+        if self._owns_connection:
+            ray.shutdown()
+            self._owns_connection = False
+        self._started = False
 
     def run(self, jobs: Sequence[ShardJob], progress: Progress, finished: Finished) -> list[ShardResult]:
         """Submit every job as a task; record each result as its task ends; raise ShardFailed at the end."""
-        if not jobs:
-            return []
         ray = self.ray
-        connected_here = not ray.is_initialized()
-        if connected_here:
-            self._connect()
         results: list[ShardResult] = []
         failures: list[tuple[int, str]] = []
         try:
+            if not jobs:
+                return []
+            if not self._started:
+                self.start()
             task = ray.remote(
-                num_cpus=1, max_retries=self.max_retries, retry_exceptions=list(SYSTEM_ERRORS)
+                num_cpus=1,
+                max_retries=self.max_retries,
+                retry_exceptions=list(SYSTEM_ERRORS),
+                scheduling_strategy="SPREAD",  # shards share no objects: use every node rather than the driver's
             )(build_shard_task)
             driver = code_identity()
             pending = {task.remote(job, driver): job for job in jobs}
             while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
+                ready_refs, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready_refs:
                     job = pending.pop(ref)
                     try:
                         result = ray.get(ref)
@@ -150,8 +182,7 @@ class RayEngine:
                     finished(result)
                     results.append(result)
         finally:
-            if connected_here:
-                ray.shutdown()
+            self.close()
         if failures:
             raise ShardFailed(failures, jobs[0].num_shards)
         return results

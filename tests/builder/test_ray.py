@@ -137,9 +137,9 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """12 synthetic sources of 4 classes with two background photos."""
+    """12 synthetic sources of 4 classes with two background photos, big enough that a shard task takes a while."""
     root = tmp_path_factory.mktemp("ray-sources")
-    make_source_tree(root, n_per_class=3, wnids=WNIDS[:4], size=(120, 160), seed=5)
+    make_source_tree(root, n_per_class=3, wnids=WNIDS[:4], size=(480, 640), seed=5)
     from ximagenet12.imageio import encode_jpeg
     from ximagenet12.synthetic import make_scene
 
@@ -158,21 +158,46 @@ def local_build(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return out
 
 
-def _build(cluster: Cluster, sources: Path, out: Path, *extra: str) -> subprocess.Popen:
-    argv = ["build", str(sources), "--out", str(out), "--engine", "ray", "--address", cluster.address]
-    return subprocess.Popen(
-        [sys.executable, "-m", "ximagenet12_builder.cli", *argv, "--sources-per-shard", "1", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=cluster.env,
-    )
+class Build:
+    """`ximagenet12 build --engine ray` on the cluster, in a child process as a user runs it."""
+
+    def __init__(self, cluster: Cluster, sources: Path, out: Path, *extra: str):
+        argv = ["build", str(sources), "--out", str(out), "--engine", "ray", "--address", cluster.address]
+        self.logs = out.parent / f"{out.name}.stdout", out.parent / f"{out.name}.stderr"
+        with open(self.logs[0], "w") as stdout, open(self.logs[1], "w") as stderr:  # files: no pipe to fill
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ximagenet12_builder.cli", *argv, "--sources-per-shard", "1", *extra],
+                stdout=stdout,
+                stderr=stderr,
+                env=cluster.env,
+            )
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def finish(self) -> tuple[int, str, str]:
+        """Exit code, stdout and stderr, once the build has ended."""
+        code = self.proc.wait(timeout=300)
+        return code, self.logs[0].read_text(), self.logs[1].read_text()
+
+
+def _nodes_running_a_shard(cluster: Cluster) -> set[str]:
+    return {
+        name
+        for name, group in cluster.groups.items()
+        if any(cmd.startswith(TASK_TITLE) for cmd in node_processes(group).values())
+    }
 
 
 def test_a_build_on_two_nodes_equals_the_local_build(cluster: Cluster, sources: Path, local_build: Path, tmp_path):
-    proc = _build(cluster, sources, tmp_path / "out")
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, stderr[-3000:]
+    build = Build(cluster, sources, tmp_path / "out")
+    seen: set[str] = set()
+    while build.running():
+        seen |= _nodes_running_a_shard(cluster)
+        time.sleep(0.05)
+    code, stdout, stderr = build.finish()
+    assert code == 0, stderr[-3000:]
+    assert seen == {"head", "worker"}, "the shard tasks did not run on both nodes"
     assert "shards built 12, already done 0" in stdout
     total = int(stdout.split(" rows in ")[0].split()[-1])
     assert f"{total}/{total}" in stderr, "the progress bar did not reach every planned row"
@@ -186,9 +211,8 @@ def test_a_deterministic_failure_is_reported_once_with_its_shard(
     blocked = out / "data" / "original" / "train-00004-of-00012.parquet"
     assert (local_build / blocked.relative_to(out)).is_file(), "pick a shard the reference build has"
     blocked.mkdir(parents=True)  # the shard's file cannot be renamed into place on any node, however often tried
-    proc = _build(cluster, sources, out, "--no-progress")
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 1
+    code, stdout, stderr = Build(cluster, sources, out, "--no-progress").finish()
+    assert code == 1
     assert (stdout + stderr).count("IsADirectoryError") == 1, "the failure was reported more than once"
     errors = [line for line in stderr.splitlines() if line.strip()]
     assert len(errors) == 1, stderr
@@ -205,19 +229,16 @@ def test_killing_the_worker_node_mid_build_ends_in_the_same_bytes(
     cluster: Cluster, sources: Path, local_build: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    proc = _build(cluster, sources, out, "--no-progress")
+    build = Build(cluster, sources, out, "--no-progress")
     deadline = time.monotonic() + 180
-    victims: list[int] = []
-    while time.monotonic() < deadline and proc.poll() is None:
-        victims = [pid for pid, cmd in node_processes(cluster.groups["worker"]).items() if cmd.startswith(TASK_TITLE)]
-        if victims:
-            break
+    while "worker" not in _nodes_running_a_shard(cluster):
+        if not build.running() or time.monotonic() > deadline:
+            pytest.fail("no shard task ran on the worker node")
         time.sleep(0.02)
-    assert victims, "no shard task ran on the worker node"
     recorded_before = len(list((out / ".build" / "shards").glob("*.json")))
     cluster.kill("worker")
-    stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 0, f"Ray did not rerun the lost task elsewhere: {stderr[-3000:]}"
+    code, stdout, stderr = build.finish()
+    assert code == 0, f"Ray did not rerun the lost task elsewhere: {stderr[-3000:]}"
     assert recorded_before < 12 and "shards built 12, already done 0" in stdout
     assert tree_digest(out) == tree_digest(local_build)
     assert not list(out.rglob("*.partial")), "a killed attempt's partial file was left behind"
