@@ -11,7 +11,6 @@ time per shard task.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import os
 import secrets
@@ -109,6 +108,25 @@ def _build(
     return seconds, report.num_rows, timed
 
 
+def _round_trips(address: str, count: int) -> list[float]:
+    """Seconds of `count` empty tasks, one after the other, on a warm worker: Ray's own cost of a task."""
+    import ray
+    from ximagenet12_builder.engines.ray import ready
+
+    ray.init(address=address, logging_level="WARNING", log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(ready)
+        ray.get(task.remote())
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            ray.get(task.remote())
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        ray.shutdown()
+
+
 def _spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
@@ -120,56 +138,64 @@ def compare_engines(
     n_sources = sum(1 for _ in (sources / "image").rglob("*.JPEG"))
     tasks = math.ceil(n_sources / per_shard)
     print(f"{n_sources} sources, {len(configs)} configs, {tasks} shard tasks of {per_shard} sources; {runs} runs\n")
-    times: dict[tuple[str, int], list[float]] = {}
-    per_task: dict[str, list[float]] = {"local": [], "ray": []}
-    startup: dict[str, list[float]] = {"local": [], "ray": []}
-    driver: list[float] = []
+    # per (engine, workers): whole build, start-up (to the first task's end, less one shard), shard, tail
+    stats: dict[tuple[str, int], dict[str, list[float]]] = {}
+    round_trips: list[float] = []
     rows = 0
     for workers in (1, 2):
+        rounds = math.ceil(tasks / workers)
         with ray_cluster(workers) as address:
             for run in range(runs):
-                order = ("local", "ray") if run % 2 == 0 else ("ray", "local")
-                for name in order:
+                for name in ("local", "ray") if run % 2 == 0 else ("ray", "local"):
                     out = tmp / f"{name}-{workers}-{run}"
                     seconds, rows, timed = _build(sources, out, configs, per_shard, name, workers, address)
-                    times.setdefault((name, workers), []).append(seconds)
-                    if workers == 1:
-                        gap = statistics.median(b - a for a, b in itertools.pairwise(timed.ends))
-                        per_task[name].append(gap)
-                        startup[name].append(timed.ends[0] - gap)
-                        driver.append(seconds - (timed.ends[-1] - timed.start))
+                    shard = (timed.ends[-1] - timed.ends[0]) / max(1, rounds - 1)
+                    got = stats.setdefault((name, workers), {"build": [], "start": [], "shard": [], "tail": []})
+                    got["build"].append(seconds)
+                    got["start"].append(timed.ends[0] - shard)
+                    got["shard"].append(shard)
+                    got["tail"].append(seconds - timed.ends[-1])
                     shutil.rmtree(out)
+            if workers == 1:
+                round_trips = _round_trips(address, 50)
 
-    print(f"{'engine':<12} {'workers':>7} {'seconds, median (min-max)':>28} {'rows/s, median (min-max)':>28}")
+    print(
+        f"{'engine':<10} {'workers':>7} {'build s':>18} {'rows/s':>18} {'start-up s':>17} "
+        f"{'per shard s':>17} {'finalise s':>17}"
+    )
     for workers in (1, 2):
         for name, label in (("local", "local pool"), ("ray", "Ray")):
-            t = times[(name, workers)]
-            print(f"{label:<12} {workers:>7} {_spread(t):>28} {_spread([rows / s for s in t], '{:.1f}'):>28}")
-    print()
+            got = stats[(name, workers)]
+            print(
+                f"{label:<10} {workers:>7} {_spread(got['build']):>18} "
+                f"{_spread([rows / t for t in got['build']], '{:.1f}'):>18} {_spread(got['start']):>17} "
+                f"{_spread(got['shard']):>17} {_spread(got['tail']):>17}"
+            )
+    print("(median (min-max); start-up: from the start to the first shard's end, less one shard: discover, plan,")
+    print(" and for Ray connect and start worker processes; finalise: after the last shard: manifest, card, grid)\n")
     for workers in (1, 2):
-        ratios = [r / local for r, local in zip(times[("ray", workers)], times[("local", workers)], strict=True)]
-        print(f"Ray / local pool time, {workers} worker(s): {_spread(ratios)}x per run   (goal <= {GOAL})")
-    overhead = [r - local for r, local in zip(per_task["ray"], per_task["local"], strict=True)]
-    print(
-        f"per shard task (1 worker): local {_spread(per_task['local'])} s, Ray {_spread(per_task['ray'])} s; "
-        f"Ray's overhead {_spread([1000 * o for o in overhead], '{:.0f}')} ms a task"
-    )
-    print(
-        f"from the start to the first task's end, less one task: local {_spread(startup['local'])} s, "
-        f"Ray {_spread(startup['ray'])} s (discover, plan; Ray: connect, start worker processes)"
-    )
-    print(f"driver outside the engine (discover, plan, finalise with card): {_spread(driver)} s a build")
-    per_source = statistics.median(per_task["ray"]) / per_shard
-    fixed = statistics.median(startup["ray"]) - statistics.median(startup["local"])
+        ray, local = stats[("ray", workers)], stats[("local", workers)]
+        ratios = [r / lo for r, lo in zip(ray["build"], local["build"], strict=True)]
+        overhead = [1000 * (r - lo) for r, lo in zip(ray["shard"], local["shard"], strict=True)]
+        start = [r - lo for r, lo in zip(ray["start"], local["start"], strict=True)]
+        print(
+            f"{workers} worker(s): Ray / local pool time {_spread(ratios)}x (goal <= {GOAL}); Ray's overhead "
+            f"{_spread(overhead, '{:.0f}')} ms a shard task, {_spread(start)} s of start-up"
+        )
+    print(f"an empty task's round trip on a warm worker: {_spread([1000 * t for t in round_trips], '{:.1f}')} ms")
+    ray2 = stats[("ray", 2)]
+    per_source = statistics.median(ray2["shard"]) / per_shard
+    fixed = statistics.median(ray2["start"]) + statistics.median(ray2["tail"])
     full_rows = full_release * rows / n_sources
     print(
-        f"\nprojection, full release ({full_release} sources, {full_rows:,.0f} rows) on machines like this one "
-        f"(2 CPUs each), from Ray's {1000 * per_source:.1f} ms per source and start-up (not the driver's own work):"
+        f"\nprojection, full release ({full_release} sources, {full_rows:,.0f} rows) on N machines like this one "
+        f"(2 CPUs each), from Ray's {1000 * per_source:.1f} ms per source a worker at 2 workers "
+        f"and {fixed:.1f} s of start-up and finalising:"
     )
     for shard_sources in (2000, 250):
         shards = math.ceil(full_release / shard_sources)
         cells = []
         for machines in (1, 2, 4, 8, 16):
             rounds = math.ceil(shards / (2 * machines))
-            cells.append(f"{machines}: {(fixed + rounds * shard_sources * per_source) / 60:.1f} min")
+            cells.append(f"N={machines}: {(fixed + rounds * shard_sources * per_source) / 60:.1f} min")
         print(f"  --sources-per-shard {shard_sources} ({shards} tasks): " + ", ".join(cells))
