@@ -48,10 +48,12 @@ class ShardFailed(XImageNet12Error):
 
 
 def one_line(exc: BaseException) -> str:
-    """`Type: first line of the message`, the reason a failed shard is reported with."""
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    """`Type: first line of the message` (and the next, when the first ends with a colon)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return f"{type(exc).__name__}: {text}"
 
 
 def task_counts(job: ShardJob, result: ShardResult) -> dict[str, int]:

@@ -28,6 +28,7 @@ from . import Finished, ShardFailed, one_line, task_counts
 SYSTEM_ERRORS = (MemoryError, ConnectionError, TimeoutError)
 MAX_RETRIES = 3
 WARM_UP_LIMIT = 256  # worker processes started ahead of the shard tasks, at most
+CONNECT_ATTEMPTS = 3  # Ray Client's per-client server sometimes dies as it starts (ray-project/ray#63202)
 
 
 def _import_ray():
@@ -108,6 +109,22 @@ def _reason(exc: BaseException, ray) -> str:
     return f"{one_line(exc)} (after Ray's retries)"
 
 
+def check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """Refuse at once an explicit HOST:PORT or ray://HOST:PORT where nothing listens (Ray would retry for minutes)."""
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise XImageNet12Error(f"--address {address}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise XImageNet12Error(
+            f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); "
+            "start one with `ray start --head` or fix the address"
+        ) from None
+
+
 def ready() -> None:
     """A task that does nothing: the worker process that runs it has imported the build code."""
 
@@ -123,19 +140,33 @@ class RayEngine:
         self._warming: list = []
 
     def start(self) -> None:
-        """Connect, and have each CPU of the cluster start a worker process now, while the driver plans."""
+        """Connect, and have each CPU of each node start a worker process now, while the driver plans."""
         ray = self.ray
         if not ray.is_initialized():
-            try:
-                ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = self.address or "RAY_ADDRESS or a cluster started on this machine"
-                raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
+            check_reachable(self.address)
+            self._connect()
             self._owns_connection = True
         self._started = True
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        warm = ray.remote(num_cpus=1, max_retries=0, scheduling_strategy="SPREAD")(ready)
-        self._warming = [warm.remote() for _ in range(max(1, min(cpus, WARM_UP_LIMIT)))]
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        warm = ray.remote(num_cpus=1, max_retries=0)(ready)
+        for node in ray.nodes():
+            cpus = int(node["Resources"].get("CPU", 0)) if node["Alive"] else 0
+            on_node = warm.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=True))
+            self._warming += [on_node.remote() for _ in range(min(cpus, WARM_UP_LIMIT - len(self._warming)))]
+
+    def _connect(self) -> None:
+        where = self.address or "RAY_ADDRESS or a cluster started on this machine"
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                self.ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
+                return
+            except ConnectionAbortedError as exc:  # Ray Client's server died starting; nothing was sent yet
+                self.ray.shutdown()
+                if attempt == CONNECT_ATTEMPTS:
+                    raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
 
     def close(self) -> None:
         """Collect the warm-up tasks and disconnect, if this engine connected."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from ximagenet12_builder.cli import main
-from ximagenet12_builder.engines import ShardFailed, task_counts
+from ximagenet12_builder.engines import ShardFailed, one_line, task_counts
 from ximagenet12_builder.engines.ray import NodeMismatch, check_node, code_identity
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 from ximagenet12_builder.plan import make_plan
@@ -147,3 +148,26 @@ def test_without_ray_the_local_engine_builds_and_the_ray_engine_names_the_extra(
     local = build("--out", str(tmp_path / "local"), "--no-progress")
     assert local.returncode == 0, local.stderr
     assert (tmp_path / "local" / "build_manifest.json").is_file()
+
+
+def test_an_address_where_no_cluster_answers_is_one_line_at_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    argv = ["build", str(tmp_path), "--out", str(tmp_path / "out"), "--engine", "ray", "--address"]
+    assert main([*argv, f"127.0.0.1:{port}"]) == 2
+    assert capsys.readouterr().err == (
+        f"ximagenet12 build: error: --address 127.0.0.1:{port}: no Ray cluster answers there (Connection refused); "
+        "start one with `ray start --head` or fix the address\n"
+    )
+    assert main([*argv, "ray://nowhere"]) == 2
+    assert "expected auto, HOST:PORT or ray://HOST:PORT" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_reason_is_one_line_and_keeps_what_follows_a_colon() -> None:
+    assert one_line(IsADirectoryError(21, "Is a directory")) == "IsADirectoryError: [Errno 21] Is a directory"
+    assert one_line(ConnectionAbortedError("failure from server:\n\n  port 23000 in use\nmore")) == (
+        "ConnectionAbortedError: failure from server: port 23000 in use"
+    )
+    assert one_line(MemoryError()) == "MemoryError"

@@ -74,7 +74,8 @@ def node_processes(pgid: int) -> dict[int, str]:
 class Cluster:
     """A Ray cluster of a head and one worker node on this machine; each node is a process group of ours."""
 
-    address: str
+    address: str  # the head's GCS, HOST:PORT
+    client_address: str  # the head's Ray Client server, ray://HOST:PORT
     temp_dir: Path
     env: dict[str, str]
     groups: dict[str, int]
@@ -115,13 +116,14 @@ def cluster() -> Iterator[Cluster]:
         "DASHBOARD_METRIC_PORT": str(_free_port()),
     }
     env.pop("RAY_ADDRESS", None)
-    c = Cluster(f"{HOST}:{port}", temp_dir, env, {})
+    client_port = _free_port()
+    c = Cluster(f"{HOST}:{port}", f"ray://{HOST}:{client_port}", temp_dir, env, {})
     common = ["--num-cpus", "1", "--node-ip-address", HOST, "--disable-usage-stats"]
     try:
         c.ray(
             "start", "--head", "--port", str(port), *common,
             "--temp-dir", str(temp_dir), "--include-dashboard", "false",
-            "--ray-client-server-port", str(_free_port()), "--dashboard-agent-listen-port", str(_free_port()),
+            "--ray-client-server-port", str(client_port), "--dashboard-agent-listen-port", str(_free_port()),
             name="head",
         )  # fmt: skip
         c.ray(
@@ -139,7 +141,7 @@ def cluster() -> Iterator[Cluster]:
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 synthetic sources of 4 classes with two background photos, big enough that a shard task takes a while."""
     root = tmp_path_factory.mktemp("ray-sources")
-    make_source_tree(root, n_per_class=3, wnids=WNIDS[:4], size=(480, 640), seed=5)
+    make_source_tree(root, n_per_class=3, wnids=WNIDS[:4], size=(720, 960), seed=5)
     from ximagenet12.imageio import encode_jpeg
     from ximagenet12.synthetic import make_scene
 
@@ -161,8 +163,9 @@ def local_build(sources: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 class Build:
     """`ximagenet12 build --engine ray` on the cluster, in a child process as a user runs it."""
 
-    def __init__(self, cluster: Cluster, sources: Path, out: Path, *extra: str):
-        argv = ["build", str(sources), "--out", str(out), "--engine", "ray", "--address", cluster.address]
+    def __init__(self, cluster: Cluster, sources: Path, out: Path, *extra: str, address: str | None = None):
+        address = address or cluster.address
+        argv = ["build", str(sources), "--out", str(out), "--engine", "ray", "--address", address]
         self.logs = out.parent / f"{out.name}.stdout", out.parent / f"{out.name}.stderr"
         with open(self.logs[0], "w") as stdout, open(self.logs[1], "w") as stderr:  # files: no pipe to fill
             self.proc = subprocess.Popen(
@@ -189,8 +192,10 @@ def _nodes_running_a_shard(cluster: Cluster) -> set[str]:
     }
 
 
-def test_a_build_on_two_nodes_equals_the_local_build(cluster: Cluster, sources: Path, local_build: Path, tmp_path):
-    build = Build(cluster, sources, tmp_path / "out")
+def test_a_build_on_two_nodes_through_ray_client_equals_the_local_build(
+    cluster: Cluster, sources: Path, local_build: Path, tmp_path: Path
+) -> None:
+    build = Build(cluster, sources, tmp_path / "out", address=cluster.client_address)
     seen: set[str] = set()
     while build.running():
         seen |= _nodes_running_a_shard(cluster)
