@@ -1,6 +1,7 @@
 """Build throughput: our pipeline against the naive `datasets` way, the authors' way and the decode+encode floor.
 
     python bench/build.py [--sources 96] [--configs all]
+    python bench/build.py --engine ray [--runs 5]   # the local pool beside Ray, 1 and 2 workers (bench/_engines.py)
 
 Everything runs in this process or its children in one go, on the same inputs (the shipped sample
 scaled up to 500x375 sources), so the ratios hold though the absolute numbers drift.
@@ -170,12 +171,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sources", type=int, default=240)
     parser.add_argument("--configs", default=",".join(n for n in SCENARIOS if n != "ai_bg"))
+    parser.add_argument("--engine", choices=("local", "ray"), default="local", help="ray: local pool beside Ray")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each build with --engine ray")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     configs = tuple(args.configs.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sources = scaled_sample(tmp / "src", args.sources)
+        if args.engine == "ray":
+            from _engines import compare_engines
+
+            per_shard = max(1, -(-args.sources // 8))
+            return compare_engines(sources, tmp, configs, per_shard, args.runs, FULL_RELEASE_SOURCES)
         files = _load(sources)
         print(f"{len(files)} sources of {SIZE_TEXT}, {len(configs)} configs\n")
 

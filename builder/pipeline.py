@@ -1,4 +1,4 @@
-"""Running a build: check the options and the output folder, plan, lock, hand shards to workers, resume, finalise.
+"""Running a build: check the options and the output folder, plan, lock, hand shards to an engine, resume, finalise.
 
 What a build promises (README "Reliability"): it refuses, before writing anything, an output folder
 that is not empty and not an earlier build of ours, or that overlaps SOURCES; it removes only files
@@ -13,12 +13,9 @@ import dataclasses
 import errno
 import fcntl
 import json
-import multiprocessing
 import os
 import shutil
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -34,12 +31,13 @@ from ximagenet12.masks.variants import parse_variant
 from ximagenet12.provenance import canonical_json, fingerprint, library_versions, write_atomic
 from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
+from .engines import DISK_FULL, Engine
+from .engines.local import LocalEngine
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD, Plan, make_plan
 from .shards import SHARD_PARTIAL
 from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
-from .worker import ShardJob, ShardResult, build_shard
+from .worker import Progress, ShardJob, ShardResult
 
-DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 WRITTEN_NAME = "written.json"
 
 
@@ -71,8 +69,6 @@ class BuildOptions:
     out: Path
     configs: tuple[str, ...] | None = None
     workers: int = 1
-    num_parts: int = 1
-    part_index: int = 0
     seed: int = DEFAULT_SEED
     backgrounds: Path | None = None
     ai_backgrounds: Path | None = None
@@ -81,6 +77,7 @@ class BuildOptions:
     progress: bool = True
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
     mask_variants: tuple[str, ...] = ()
+    engine: Engine | None = None  # None: the local process pool with `workers` processes
 
 
 @dataclass
@@ -124,11 +121,6 @@ def validate_options(opts: BuildOptions) -> tuple[str, ...] | None:
     """Check every option before anything is read or written; returns the configs asked for (deduplicated)."""
     _positive(opts.sources_per_shard, "--sources-per-shard")
     _positive(opts.workers, "--workers")
-    _positive(opts.num_parts, "--num-shards")
-    if isinstance(opts.part_index, bool) or not isinstance(opts.part_index, int):
-        raise BuildError(f"--shard-index must be a whole number, got {opts.part_index!r}")
-    if not 0 <= opts.part_index < opts.num_parts:
-        raise BuildError(f"--shard-index must be in 0..{opts.num_parts - 1}, got {opts.part_index}")
     if opts.mixed_rand_rule not in MIXED_RAND_RULES:
         raise BuildError(f"--mixed-rand must be one of {', '.join(MIXED_RAND_RULES)}, got {opts.mixed_rand_rule!r}")
     suffixes = [parse_variant(spec).suffix for spec in opts.mask_variants]
@@ -330,63 +322,13 @@ def _remove_partials(out: Path) -> None:
             path.unlink()
 
 
-_QUEUE = None
-
-
-def _init_worker(queue) -> None:
-    global _QUEUE
-    import cv2
-
-    cv2.setNumThreads(1)
-    _QUEUE = queue
-
-
-def _run_in_worker(job: ShardJob) -> ShardResult:
-    return build_shard(job, progress=_QUEUE.put if _QUEUE is not None else None)
-
-
-def _run_jobs(jobs: list[ShardJob], workers: int, bar: tqdm, out: Path) -> list[ShardResult]:
-    """Run shard jobs, in this process or in `workers` processes, recording each as it finishes."""
+def _bar_progress(bar: tqdm) -> Progress:
+    """Feed the bar with the rows an engine reports done."""
 
     def update(done: dict[str, int]) -> None:
         bar.update(sum(done.values()))
 
-    results = []
-    if workers <= 1 or len(jobs) <= 1:
-        import cv2
-
-        threads = cv2.getNumThreads()
-        cv2.setNumThreads(1)
-        try:
-            for job in jobs:
-                result = build_shard(job, progress=update)
-                _write_record(out, result)
-                results.append(result)
-        finally:
-            cv2.setNumThreads(threads)
-        return results
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-
-    def pump() -> None:
-        while (message := queue.get()) != "stop":
-            update(message)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(queue,)
-        ) as pool:
-            futures = [pool.submit(_run_in_worker, job) for job in jobs]
-            for future in as_completed(futures):
-                result = future.result()
-                _write_record(out, result)
-                results.append(result)
-    finally:
-        queue.put("stop")
-        reader.join(timeout=10)
-    return results
+    return update
 
 
 def _nothing_to_build(sources: Path, inv: Inventory) -> NoSources:
@@ -432,7 +374,7 @@ def generation_models(inv: Inventory) -> list[str]:
 
 
 def run_build(opts: BuildOptions) -> BuildReport:
-    """Build (or resume) the shards of this part of the plan; finalise when every shard is done.
+    """Build (or resume) every shard of the plan on the engine; finalise when every shard is done.
 
     Options, the output folder and the inputs are checked before anything is written: a refused
     build, or one with nothing to build, leaves no trace.
@@ -484,9 +426,8 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> 
     _remove_partials(out)
 
     report = BuildReport(out)
-    mine = [i for i in range(plan.num_shards) if i % opts.num_parts == opts.part_index]
     jobs = []
-    for i in mine:
+    for i in range(plan.num_shards):
         if _record_is_current(out, i, fingerprints[i]):
             report.skipped.append(i)
         else:
@@ -495,7 +436,8 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> 
     with tqdm(
         total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True, smoothing=0.1
     ) as bar:
-        results = _run_jobs(jobs, opts.workers, bar, out)
+        engine = opts.engine or LocalEngine(opts.workers)
+        results = engine.run(jobs, _bar_progress(bar), lambda result: _write_record(out, result))
     report.built = sorted(r.index for r in results)
     return finalize(out, report)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,19 @@ ROW_GROUP_HARD_BYTES = 200 << 20
 ROW_GROUP_MIN_ROWS = 100
 ROW_GROUP_MAX_ROWS = 1000
 PARTIAL_SUFFIX = ".partial"
-# The name a shard has while it is written: `.<split>-NNNNN-of-NNNNN.parquet.partial`.
-SHARD_PARTIAL = re.compile(r"^\." + SHARD_NAME.pattern.strip("^$") + re.escape(PARTIAL_SUFFIX) + "$")
+# The name a shard has while it is written: `.<split>-NNNNN-of-NNNNN.parquet.<attempt>.partial`.
+SHARD_PARTIAL = re.compile(
+    r"^\." + SHARD_NAME.pattern.strip("^$") + r"\.[0-9a-f]{12}" + re.escape(PARTIAL_SUFFIX) + "$"
+)
 
 
-def partial_path(path: Path) -> Path:
-    """Where a shard is written until it is complete."""
-    return path.with_name(f".{path.name}{PARTIAL_SUFFIX}")
+def partial_path(path: Path, attempt: str) -> Path:
+    """Where a shard is written until it is complete.
+
+    Each writer has its own `attempt` token: a task that a cluster retried elsewhere while the first attempt
+    still runs (a node cut off, not dead) writes its own file, and the atomic rename of identical bytes wins.
+    """
+    return path.with_name(f".{path.name}.{attempt}{PARTIAL_SUFFIX}")
 
 
 class ShardWriter:
@@ -41,8 +48,9 @@ class ShardWriter:
         self._buffered_bytes = 0
         self.num_rows = 0
         self.num_bytes = 0
+        self._partial = partial_path(self.path, uuid.uuid4().hex[:12])
         self._writer = pq.ParquetWriter(
-            partial_path(self.path),
+            self._partial,
             self.schema,
             write_page_index=True,
             use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
@@ -78,7 +86,7 @@ class ShardWriter:
         """Finish the file and move it to its final name."""
         self.flush()
         self._writer.close()
-        tmp = partial_path(self.path)
+        tmp = self._partial
         record = FileEntry(
             self.relpath, self.config, self.split, self.num_rows, self.num_bytes, tmp.stat().st_size, sha256_file(tmp)
         )
@@ -92,4 +100,4 @@ class ShardWriter:
         except OSError:
             pass
         finally:
-            partial_path(self.path).unlink(missing_ok=True)
+            self._partial.unlink(missing_ok=True)

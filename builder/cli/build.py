@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 from ximagenet12.errors import EXIT_FAULTS, EXIT_USAGE
 from ximagenet12.scenarios import order_configs
 
+from ..engines import ENGINES, make_engine
 from ..pipeline import BuildError, BuildOptions, BuildReport, NoSources, run_build
 from ..plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD
 
@@ -37,9 +39,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="?", type=Path, help="sources folder (default: the shipped sample)")
     p.add_argument("--out", type=Path, help=f"output folder, new or empty or an earlier build (sample: ./{SAMPLE_OUT})")
     p.add_argument("--configs", help="comma-separated configs to build (default: all that the inputs allow)")
-    p.add_argument("--workers", type=_whole, default=1, help="worker processes (default 1)")
-    p.add_argument("--num-shards", type=_whole, default=1, help="split the work into N parts, for N machines")
-    p.add_argument("--shard-index", type=_whole, default=0, help="the part this machine builds (0-based)")
+    p.add_argument("--workers", type=_whole, help="worker processes of --engine local (default 1)")
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where shard jobs run: worker processes on this machine (default), or the tasks of a Ray cluster",
+    )
+    p.add_argument(
+        "--address",
+        help="the Ray cluster of --engine ray: auto, HOST:PORT or ray://HOST:10001 "
+        "(default: RAY_ADDRESS, else a cluster started on this machine, else a new local one)",
+    )
     p.add_argument("--seed", type=_whole, default=DEFAULT_SEED, help=f"release seed (default {DEFAULT_SEED})")
     p.add_argument("--backgrounds", type=Path, help="background photos (default: SOURCES/backgrounds)")
     p.add_argument("--ai-backgrounds", type=Path, help="AI-generated images (default: SOURCES/ai_backgrounds)")
@@ -114,14 +125,17 @@ def cmd_build(args: argparse.Namespace) -> int:
         if args.out is None:
             raise BuildError("--out is required when SOURCES is given")
         sources, out = args.sources, args.out
+    if args.engine == "ray" and args.workers is not None:
+        raise BuildError("--workers is for --engine local; a Ray cluster runs one shard task per free CPU")
+    if args.engine != "ray" and args.address is not None:
+        raise BuildError("--address is for --engine ray")
     configs = tuple(c.strip() for c in args.configs.split(",") if c.strip()) if args.configs is not None else None
+    workers = 1 if args.workers is None else args.workers
     opts = BuildOptions(
         sources=Path(sources),
         out=out,
         configs=configs,
-        workers=args.workers,
-        num_parts=args.num_shards,
-        part_index=args.shard_index,
+        workers=workers,
         seed=args.seed,
         backgrounds=args.backgrounds,
         ai_backgrounds=args.ai_backgrounds,
@@ -131,20 +145,24 @@ def cmd_build(args: argparse.Namespace) -> int:
         mixed_rand_rule=args.mixed_rand,
         mask_variants=tuple(args.mask_variant),
     )
+    engine = make_engine(args.engine, workers=workers, address=args.address) if args.engine != "local" else None
     try:
-        report = run_build(opts)
+        report = run_build(replace(opts, engine=engine))
     except NoSources as exc:
         print("ximagenet12 build reads these layouts under SOURCES (any mix):", file=sys.stderr)
         for line in exc.layouts:
             print(f"  {line}", file=sys.stderr)
         raise
+    finally:
+        if engine is not None:
+            engine.close()
     _print_report(report, out)
     if report.missing:
         print(
-            f"\nthis part is done; {len(report.missing)} shards are built elsewhere. Copy every part's "
-            f"{out}/data and {out}/.build into one folder, then run `ximagenet12 build` there again to finish."
+            f"ximagenet12 build: error: {len(report.missing)} shards have no record; rerun the build to finish",
+            file=sys.stderr,
         )
-        return 0 if report.built or report.skipped else EXIT_FAULTS
+        return EXIT_FAULTS
     if report.num_rows == 0:
         raise BuildError("nothing was built: every source was rejected (see rejected.jsonl)", EXIT_FAULTS)
     where = str(out.resolve())

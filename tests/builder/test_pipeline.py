@@ -1,4 +1,4 @@
-"""The build end to end: layout, determinism, resumption, parts, locking, and loading with `datasets`."""
+"""The build end to end: layout, determinism, resumption, locking, and loading with `datasets`."""
 
 from __future__ import annotations
 
@@ -187,24 +187,6 @@ def test_rerun_skips_finished_work(synthetic_sources: Path, small_shards_build: 
     )
     assert report.built == [] and report.skipped == [0, 1, 2, 3]
     assert tree_digest(small_shards_build) == before
-
-
-def test_parts_built_apart_merge_into_the_same_build(
-    synthetic_sources: Path, small_shards_build: Path, tmp_path: Path
-) -> None:
-    a = run_build(
-        BuildOptions(synthetic_sources, tmp_path / "a", num_parts=2, part_index=0, sources_per_shard=3, progress=False)
-    )
-    b = run_build(
-        BuildOptions(synthetic_sources, tmp_path / "b", num_parts=2, part_index=1, sources_per_shard=3, progress=False)
-    )
-    assert a.missing == [1, 3] and b.missing == [0, 2]
-    assert not (tmp_path / "a" / "build_manifest.json").exists()
-    shutil.copytree(tmp_path / "b" / "data", tmp_path / "a" / "data", dirs_exist_ok=True)
-    shutil.copytree(tmp_path / "b" / ".build" / "shards", tmp_path / "a" / ".build" / "shards", dirs_exist_ok=True)
-    merged = run_build(BuildOptions(synthetic_sources, tmp_path / "a", sources_per_shard=3, progress=False))
-    assert merged.complete and merged.built == []
-    assert tree_digest(tmp_path / "a") == tree_digest(small_shards_build)
 
 
 def test_a_second_build_on_the_same_folder_is_refused(synthetic_sources: Path, tmp_path: Path) -> None:
