@@ -6,9 +6,9 @@ falls on the object (`metrics`), per scenario and class, and how that shifts fro
 """
 
 from .geometry import StoredMap, to_stored
-from .methods import BASELINES, METHODS, MethodSettings
+from .methods import BASELINES, METHODS, TARGETS, MethodSettings
 from .metrics import DEFINITIONS, METRICS, ObjectFocus, object_focus
-from .runner import TARGETS, ExplanationResult, explain
+from .runner import ExplanationResult, explain
 
 __all__ = [
     "BASELINES",

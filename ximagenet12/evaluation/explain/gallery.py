@@ -70,18 +70,18 @@ def render(rows: Sequence[tuple[str, Sequence[Tile]]], pre: Preprocessing, title
     picture = make_rows([(name, [(_label(t), heat_tile(t.image, t.mask, t.attribution, pre)) for t in tiles])
                          for name, tiles in rows], height=HEIGHT)
     body = picture.pixels
-    width = max(body.shape[1], 640)
+    legend = "positive attribution, low to high (scale per image):"
+    note = "white: object mask; dark: outside the model's crop; mass: relevance mass; hit/miss: pointing game"
+    bar_left = 10 + cv2.getTextSize(legend, FONT, 0.45, 1)[0][0]
+    width = max(body.shape[1], bar_left + 130 + cv2.getTextSize(note, FONT, 0.45, 1)[0][0] + 6)
     header = np.full((HEADER, width, 3), WHITE, np.uint8)
     scale = 0.5
     while cv2.getTextSize(title, FONT, scale, 1)[0][0] > width - 12 and scale > 0.3:
         scale -= 0.02
     cv2.putText(header, title, (6, 18), FONT, scale, INK, 1, cv2.LINE_AA)
-    legend = "positive attribution, low to high (scale per image):"
     cv2.putText(header, legend, (6, 40), FONT, 0.45, INK, 1, cv2.LINE_AA)
-    left = 10 + cv2.getTextSize(legend, FONT, 0.45, 1)[0][0]
-    header[30:44, left : left + 120] = _colour_bar(120, 14)
-    note = "white: object mask; dark: outside the model's crop; mass: relevance mass; hit/miss: pointing game"
-    cv2.putText(header, note, (left + 130, 40), FONT, 0.45, INK, 1, cv2.LINE_AA)
+    header[30:44, bar_left : bar_left + 120] = _colour_bar(120, 14)
+    cv2.putText(header, note, (bar_left + 130, 40), FONT, 0.45, INK, 1, cv2.LINE_AA)
     canvas = np.full((HEADER + body.shape[0], width, 3), WHITE, np.uint8)
     canvas[:HEADER] = header
     canvas[HEADER:, : body.shape[1]] = body

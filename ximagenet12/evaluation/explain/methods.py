@@ -30,6 +30,7 @@ from .layers import TargetLayer, find_layer, named_layer
 
 METHODS = ("gradcam", "ig", "occlusion")
 BASELINES = ("mean", "black")
+TARGETS = ("label", "prediction")  # which output is attributed: the true class's or the predicted class's
 CAPTUM_CLASSES = {"gradcam": "captum.attr.LayerGradCam", "ig": "captum.attr.IntegratedGradients",
                   "occlusion": "captum.attr.Occlusion"}
 OCCLUSION_WINDOWS = 7  # default window: a seventh of the input side (32 px at 224)

@@ -79,7 +79,8 @@ class ObjectFocus:
 
 def relevance_mass(positive: np.ndarray, inside: np.ndarray) -> float:
     """Sum of `positive` where `inside` over its total (the total must be > 0)."""
-    return float(positive[inside].sum() / positive.sum())
+    within, rest = float(positive[inside].sum()), float(positive[~inside].sum())
+    return within / (within + rest)
 
 
 def rank_accuracy(positive: np.ndarray, inside: np.ndarray) -> float:

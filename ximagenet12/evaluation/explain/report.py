@@ -126,6 +126,11 @@ def report_markdown(result: ExplanationResult, gallery: str | None) -> str:
         f"- measures over the stored pixels the crop covers, on positive attribution; pointing-game tolerance "
         f"{measures['tolerance_px']:g} px",
     ]
+    convergence = summary["results"].get("convergence")
+    if convergence and convergence["median"] is not None:
+        lines.append(f"- integrated gradients' completeness error (|sum of attributions − logit difference| / "
+                     f"|logit difference|): median {convergence['median']:.1%}, max {convergence['max']:.1%} over "
+                     f"{convergence['images']} images; {convergence['advice']}")
     if summary["selection"]["limit"]:
         lines.append(f"- `--limit {summary['selection']['limit']}`: {summary['selection']['sources']} sources")
     lines += ["", "## Object focus per scenario", "", MEANING, "", scenario_markdown(analysis), ""]

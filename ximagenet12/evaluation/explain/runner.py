@@ -35,12 +35,11 @@ from ..robustness import REFERENCE
 from ..runner import EVAL_LIBRARIES, _now, _tool_version, resolve_preprocessing
 from ..source import BuildSource, open_build, select_configs
 from .geometry import to_stored
-from .methods import Attributor, MethodSettings
+from .methods import TARGETS, Attributor, MethodSettings
 from .metrics import DEFAULT_TOLERANCE, DEFINITIONS, METRICS, object_focus, undefined
 from .tables import ExplainAnalysis, summarise
 
 SCHEMA_VERSION = 1
-TARGETS = ("label", "prediction")
 AUTO_BATCH = {"cpu": 16, "accelerator": 64}
 LIBRARIES = (*EVAL_LIBRARIES, "captum")
 GALLERY_KEEP = 8  # maps kept (in the per-config cache) for the first sources of the order, for the gallery
@@ -290,6 +289,23 @@ class _Explainer:
         }
 
 
+def convergence(table: pa.Table) -> dict:
+    """How far integrated gradients' sums are from the logit differences they should equal (Captum's delta)."""
+    deltas = np.asarray(table.column("ig_delta").to_pylist(), dtype=np.float64)
+    sums = np.asarray(table.column("relevance_sum").to_pylist(), dtype=np.float64)
+    difference = np.abs(sums - deltas)  # f(x) - f(baseline)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.abs(deltas) / difference
+    relative = relative[np.isfinite(relative)]
+    return {
+        "definition": "|sum of attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| per image",
+        "median": float(np.median(relative)) if relative.size else None,
+        "max": float(relative.max()) if relative.size else None,
+        "images": int(relative.size),
+        "advice": "above a few percent, the path integral is coarse: raise --steps",
+    }
+
+
 def resolve_batch_size(batch_size: int | str | None, device: str) -> int:
     """A positive batch size; 'auto' is AUTO_BATCH for the device."""
     if batch_size in (None, "auto"):
@@ -455,6 +471,8 @@ def explain(
         "problems": problems,
     }
     summary["results"] = analysis.to_dict()
+    if settings.method == "ig":
+        summary["results"]["convergence"] = convergence(table)
     result = ExplanationResult(table, analysis, summary, out_dir, maps=maps, problems=problems)
     if out_dir is not None:
         from .report import write_outputs
