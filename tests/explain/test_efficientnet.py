@@ -11,7 +11,6 @@ import pytest
 from ximagenet12_builder.cli import main
 
 pytest.importorskip("efficientnet_lite_pytorch", reason="needs the eval extra (efficientnet-lite-pytorch)")
-pytest.importorskip("captum", reason="needs the explain extra (captum)")
 
 from ximagenet12.evaluation import load_classifier
 from ximagenet12.evaluation.explain import explain

@@ -12,8 +12,6 @@ import pyarrow.parquet as pq
 import pytest
 from ximagenet12_builder.cli import main
 
-pytest.importorskip("captum", reason="needs the explain extra (captum)")
-
 import ximagenet12
 from ximagenet12.errors import EXIT_MISSING_EXTRA, EXIT_USAGE, XImageNet12Error
 from ximagenet12.evaluation.explain import explain
@@ -125,6 +123,8 @@ def test_models_without_gradients_and_bad_options_are_refused(build: Path, tmp_p
         explain("predictions:x.parquet", build, **FAST)
     with pytest.raises(ValueError, match="--layer applies to gradcam"):
         explain(SPEC, build, method="ig", layer="pool", **FAST)
+    with pytest.raises(ValueError, match=r"--gallery-configs \['rand_bg'\] are not among the configs explained"):
+        explain(SPEC, build, gallery_configs=["original", "rand_bg"], **FAST)
     assert main(["explain", "--model", "python:tests.evaluation.toy_models:colour_logits", "--data", str(build),
                  "--out", str(tmp_path / "x")]) == EXIT_USAGE
     err = capsys.readouterr().err
@@ -181,3 +181,23 @@ def test_the_cli_and_the_package_attribute(build: Path, tmp_path: Path, capsys) 
     summary = json.loads((out / "explain_summary.json").read_text())
     assert summary["attribution"]["window"] == 8 and summary["attribution"]["stride"] == 4
     assert summary["attribution"]["baseline"] == "mean" and summary["selection"]["limit"] == 3
+
+
+def test_a_run_cut_off_while_writing_is_taken_up_again(build: Path, tmp_path: Path, monkeypatch) -> None:
+    from ximagenet12.evaluation.explain import gallery
+
+    out = tmp_path / "cut"
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gallery, "write_gallery", broken)
+    with pytest.raises(OSError, match="disk full"):
+        explain(SPEC, build, out=out, **FAST)
+    assert json.loads((out / "explain_summary.json").read_text())["status"].startswith("writing")
+    monkeypatch.undo()
+    finished = explain(SPEC, build, out=out, **FAST)
+    assert finished.summary["runtime"]["resumed_configs"] == ["original", "seg_img"]
+    assert "status" not in json.loads((out / "explain_summary.json").read_text())
+    (out / "explain_summary.json").unlink()  # our explanations.parquet still says whose the folder is
+    assert explain(SPEC, build, out=out, **FAST).files["gallery"].is_file()

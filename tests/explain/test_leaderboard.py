@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from ximagenet12_builder.cli import main
 
-pytest.importorskip("captum", reason="needs the explain extra (captum)")
-
 from ximagenet12.errors import DataError
 from ximagenet12.evaluation import evaluate
 from ximagenet12.evaluation.explain import explain

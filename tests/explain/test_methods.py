@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("captum", reason="needs the explain extra (captum)")
-
 from ximagenet12.evaluation.explain import explain
 from ximagenet12.evaluation.explain.layers import find_layer, named_layer
 from ximagenet12.evaluation.explain.methods import Attributor, MethodSettings

@@ -17,7 +17,7 @@ from .geometry import to_stored
 
 GALLERY_CONFIGS = ("original", "blur_bg", "color_grey", "seg_img", "rand_bg", "ai_bg", "no_fg", "mixed_rand")
 HEIGHT = 150
-PERCENTILE = 99.5  # the colour scale tops out here, so a few extreme pixels do not wash out the map
+PERCENTILE = 99.0  # the colour scale tops out here, so a few extreme pixels do not wash out the map
 UNSEEN = 0.3  # brightness of stored pixels outside the model's crop
 OUTLINE = (255, 255, 255)
 COLOURMAP = cv2.COLORMAP_TURBO
@@ -36,21 +36,33 @@ class Tile:
     pointing: float | None
 
 
-def heat_tile(image: np.ndarray, mask: np.ndarray, attribution: np.ndarray, pre: Preprocessing) -> np.ndarray:
-    """The stored image under its positive attribution (colour and opacity by value), unseen pixels dimmed, the
-    mask outlined."""
-    rgb = to_display(image).astype(np.float32)
-    height, width = rgb.shape[:2]
-    stored = to_stored(attribution, width, height, pre)
+def heat_tile(image: np.ndarray, mask: np.ndarray, attribution: np.ndarray, pre: Preprocessing,
+              height: int | None = None) -> np.ndarray:
+    """The stored image (scaled to `height`) under its positive attribution, colour and opacity by the attribution
+    each displayed pixel holds; pixels outside the model's crop dimmed; the mask outlined.
+
+    The map is carried back at the stored resolution, then summed over each displayed pixel (area resampling),
+    so a speckled map (integrated gradients) shows where its mass gathers rather than vanishing when scaled.
+    """
+    rgb = to_display(image)
+    stored = to_stored(attribution, rgb.shape[1], rgb.shape[0], pre)
     positive = np.where(stored.seen, np.maximum(stored.relevance, 0.0), 0.0)
-    values = positive[stored.seen & (positive > 0)]
+    seen = stored.seen.astype(np.float32)
+    if height is not None and height != rgb.shape[0]:
+        size = (max(1, round(rgb.shape[1] * height / rgb.shape[0])), height)
+        shrink = cv2.INTER_AREA if height < rgb.shape[0] else cv2.INTER_LINEAR
+        rgb = cv2.resize(rgb, size, interpolation=shrink)
+        positive = cv2.resize(positive, size, interpolation=shrink)
+        seen = cv2.resize(seen, size, interpolation=shrink)
+    visible = seen >= 0.5
+    values = positive[visible & (positive > 0)]
     top = float(np.percentile(values, PERCENTILE)) if values.size else 0.0
     level = np.clip(positive / top, 0.0, 1.0) if top > 0 else np.zeros_like(positive)
     colour = cv2.cvtColor(cv2.applyColorMap((level * 255).round().astype(np.uint8), COLOURMAP), cv2.COLOR_BGR2RGB)
     alpha = (0.1 + 0.7 * level)[..., None]
-    blended = rgb * (1 - alpha) + colour.astype(np.float32) * alpha
-    blended = np.where(stored.seen[..., None], blended, rgb * UNSEEN)
-    return outline(blended.round().astype(np.uint8), mask, colour=OUTLINE)
+    blended = rgb.astype(np.float32) * (1 - alpha) + colour.astype(np.float32) * alpha
+    blended = np.where(visible[..., None], blended, rgb.astype(np.float32) * UNSEEN)
+    return outline(blended.round().astype(np.uint8), mask, colour=OUTLINE, thickness=1)
 
 
 def _label(tile: Tile) -> str:
@@ -67,7 +79,7 @@ def _colour_bar(width: int, height: int) -> np.ndarray:
 
 def render(rows: Sequence[tuple[str, Sequence[Tile]]], pre: Preprocessing, title: str) -> np.ndarray:
     """The picture: one row per source (titled), one tile per config, a header naming the method and the legend."""
-    picture = make_rows([(name, [(_label(t), heat_tile(t.image, t.mask, t.attribution, pre)) for t in tiles])
+    picture = make_rows([(name, [(_label(t), heat_tile(t.image, t.mask, t.attribution, pre, HEIGHT)) for t in tiles])
                          for name, tiles in rows], height=HEIGHT)
     body = picture.pixels
     legend = "positive attribution, low to high (scale per image):"

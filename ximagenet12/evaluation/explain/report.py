@@ -243,6 +243,9 @@ def write_outputs(result: ExplanationResult, source: BuildSource, gallery_source
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     summary = result.summary
+    # first a stub, so that a run cut off while writing leaves outputs explain knows as its own
+    write_summary({"tool": summary["tool"], "created": summary["created"],
+                   "status": "writing; the outputs beside this file may be incomplete"}, out, NAMES["summary"])
     stored = {k: v for k, v in summary.items() if k != "results"}
     files["explanations"] = preds.write_table(out / NAMES["explanations"],
                                               preds.with_meta(result.table, {"summary": stored}))

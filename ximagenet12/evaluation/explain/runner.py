@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ...errors import DataError, XImageNet12Error
@@ -316,20 +317,32 @@ def resolve_batch_size(batch_size: int | str | None, device: str) -> int:
     return size
 
 
+def _written_by_explain(out: Path) -> bool:
+    """Whether explain wrote this folder's outputs: its summary says so (a finished run, or the stub written
+    before the outputs), or its explanations.parquet carries our record."""
+    summary = out / NAMES["summary"]
+    if summary.is_file():
+        try:
+            return (json.loads(summary.read_text()).get("tool") or {}).get("command") == COMMAND
+        except (OSError, ValueError, AttributeError):
+            return False
+    table = out / NAMES["explanations"]
+    if table.is_file():
+        try:
+            meta = preds.read_meta(pq.read_schema(table))
+        except (OSError, ValueError, pa.ArrowInvalid):
+            return False
+        return ((meta.get("summary") or {}).get("tool") or {}).get("command") == COMMAND
+    return False
+
+
 def check_out(out: Path) -> None:
     """Refuse an --out whose explain outputs were not written by explain (never overwrite a user's file)."""
     if not out.exists():
         return
     if not out.is_dir():
         raise XImageNet12Error(f"--out {out} is not a folder")
-    summary = out / NAMES["summary"]
-    ours = False
-    if summary.is_file():
-        try:
-            ours = (json.loads(summary.read_text()).get("tool") or {}).get("command") == COMMAND
-        except (OSError, ValueError, AttributeError):
-            ours = False
-    if ours:
+    if _written_by_explain(out):
         return
     for name in NAMES.values():
         if (out / name).exists():
@@ -390,6 +403,9 @@ def explain(
         raise ModelError(f"{spec}: a predictions file has no model to explain")
     source = open_build(data, revision=revision, verify=verify)
     chosen = select_configs(source, configs, split)
+    absent = [c for c in gallery_configs or () if c not in chosen]
+    if absent:
+        raise ValueError(f"--gallery-configs {absent} are not among the configs explained ({', '.join(chosen)})")
     options = LoadOptions(weights=weights, model_kwargs=dict(model_kwargs or {}), device=device,
                           classes=source.manifest.classes, threads=threads)
     classifier = load_classifier(spec if spec is not None else model, options)
