@@ -16,6 +16,7 @@ __all__ = [
     "ScenarioError",
     "apply",
     "evaluate",
+    "explain",
     "load",
     "robustness_score",
 ]
@@ -23,6 +24,7 @@ __all__ = [
 _LAZY = {
     "load": ("ximagenet12.dataset", "load"),
     "evaluate": ("ximagenet12.evaluation", "evaluate"),
+    "explain": ("ximagenet12.evaluation.explain", "explain"),
     "robustness_score": ("ximagenet12.evaluation", "robustness_score"),
 }
 

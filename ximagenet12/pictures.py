@@ -69,15 +69,22 @@ def to_height(image: np.ndarray, height: int) -> np.ndarray:
 
 
 def outline(
-    image: np.ndarray, mask: np.ndarray, *, height: int | None = None, colour: tuple[int, int, int] = OUTLINE_COLOUR
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    height: int | None = None,
+    colour: tuple[int, int, int] = OUTLINE_COLOUR,
+    thickness: int | None = None,
 ) -> np.ndarray:
-    """The image for display (scaled to `height` if given) with the outline of `mask` drawn on it."""
+    """The image for display (scaled to `height` if given) with the outline of `mask` drawn on it (`thickness`
+    pixels, by default a hundredth of the shorter side)."""
     drawn = np.ascontiguousarray(to_height(image, height) if height else to_display(image)).copy()
     height, width = drawn.shape[:2]
     if mask.shape[:2] != (height, width):
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
     contours, _ = cv2.findContours((mask > 0).astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(drawn, contours, -1, colour, max(1, round(min(height, width) / 100)), cv2.LINE_8)
+    thickness = thickness or max(1, round(min(height, width) / 100))
+    cv2.drawContours(drawn, contours, -1, colour, thickness, cv2.LINE_8)
     return drawn
 
 

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "ximagenet12_builder.cli.agreement",
     "ximagenet12_builder.cli.generate",
     "ximagenet12_builder.cli.leaderboard",
+    "ximagenet12_builder.cli.explain",
 )
 # Errors that name a file and say what is wrong with it: printed as one line, exit code 2.
 FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)

@@ -7,7 +7,7 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataError, XImageNet12Error
@@ -18,7 +18,9 @@ from .robustness import REFERENCE
 from .stats import MEANINGFUL_N
 
 SUMMARY = "summary.json"
+EXPLAIN_SUMMARY = "explain_summary.json"  # written by `ximagenet12 explain`
 NAMES = ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "leaderboard.png")
+METHOD_NAMES = {"gradcam": "Grad-CAM", "ig": "integrated gradients", "occlusion": "occlusion"}
 
 
 @dataclass
@@ -29,6 +31,8 @@ class Entry:
     folder: Path
     spec: str
     summary: dict
+    focus: dict[str, dict] = field(default_factory=dict)  # attribution method -> object focus on `original`
+    notes: list[str] = field(default_factory=list)
 
     @property
     def results(self) -> dict:
@@ -95,8 +99,60 @@ def read_run(folder: str | Path) -> Entry:
     return entry
 
 
-def collect(folders: Sequence[str | Path], names: Sequence[str] | None = None) -> list[Entry]:
-    """Runs of one build and split, sorted by robustness score (then original top-1); mixed builds refused."""
+def read_explanation(folder: str | Path) -> dict:
+    """An `explain` output folder's summary, checked to be one."""
+    path = Path(folder) / EXPLAIN_SUMMARY
+    if not path.is_file():
+        raise XImageNet12Error(f"{folder} has no {EXPLAIN_SUMMARY}; is it the --out folder of `ximagenet12 explain`?")
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path} is not readable JSON ({error})") from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("results"), dict) \
+            or not isinstance(summary.get("attribution"), dict) or not summary["attribution"].get("method"):
+        raise DataError(f"{path} is not an explanation summary (no 'results' or 'attribution')")
+    return summary
+
+
+def _same_model(a: dict, b: dict) -> bool:
+    """Whether two summaries' model records name the same model: spec and, where both have it, weights."""
+    keys = ("spec", "state_dict_sha256", "weights_sha256", "source_sha256")
+    return all(a.get(k) == b.get(k) for k in keys if k == "spec" or (k in a and k in b))
+
+
+def attach_explanation(entries: Sequence[Entry], folder: Path, summary: dict, *, required: bool) -> None:
+    """Give the object focus of an explanation to the runs of the same model, build and split; note what fits none."""
+    focus = summary["results"].get("object_focus")
+    if not isinstance(focus, dict):
+        entries[0].notes.append(f"explanations in {folder} did not explain `{REFERENCE}`: no object focus from them")
+        return
+    dataset = summary.get("dataset") or {}
+    build = (dataset.get("manifest_sha256"), dataset.get("split"))
+    method = summary["attribution"]["method"]
+    matched = [e for e in entries if e.build == build and _same_model(e.summary.get("model") or {},
+                                                                      summary.get("model") or {})]
+    for entry in matched:
+        entry.focus[method] = {**focus, "folder": str(folder),
+                               "target": summary["attribution"].get("target"),
+                               "limit": (summary.get("selection") or {}).get("limit")}
+    if not matched:
+        what = f"explanations in {folder} are of another model, build or split than"
+        note = f"{what} any run given: left out"
+        if required:
+            entries[0].notes.append(note)
+        else:
+            for entry in entries:
+                if entry.folder == folder:
+                    entry.notes.append(f"{what} the run beside them: left out")
+
+
+def collect(folders: Sequence[str | Path], names: Sequence[str] | None = None,
+            explanations: Sequence[str | Path] = ()) -> list[Entry]:
+    """Runs of one build and split, sorted by robustness score (then original top-1); mixed builds refused.
+
+    A run folder holding an `explain` summary, and each folder of `explanations`, give the runs of the same
+    model, build and split their object focus (relevance mass on `original`, per attribution method).
+    """
     if not folders:
         raise XImageNet12Error("give at least one results folder")
     entries = [read_run(f) for f in folders]
@@ -118,6 +174,15 @@ def collect(folders: Sequence[str | Path], names: Sequence[str] | None = None) -
     for entry in entries:
         if seen[entry.name] > 1:
             entry.name = f"{entry.name} ({entry.folder.name})"
+
+    for entry in entries:
+        if (entry.folder / EXPLAIN_SUMMARY).is_file():
+            try:
+                attach_explanation(entries, entry.folder, read_explanation(entry.folder), required=False)
+            except XImageNet12Error as error:
+                entry.notes.append(f"{error}: left out")
+    for folder in explanations:
+        attach_explanation(entries, Path(folder), read_explanation(folder), required=True)
 
     def rank(e: Entry) -> tuple:
         original = (e.accuracy.get(REFERENCE) or {}).get("top1")
@@ -169,6 +234,23 @@ def _variant_cell(entry: Entry, variant: str) -> str:
     return f"{result['score']:.4f}" + ("" if change is None else f" ({change:+.4f})")
 
 
+def focus_methods(entries: Sequence[Entry]) -> list[str]:
+    """Attribution methods any run has an object focus for, in a fixed order."""
+    found = {m for e in entries for m in e.focus}
+    return [m for m in METHOD_NAMES if m in found] + sorted(found - set(METHOD_NAMES))
+
+
+def _focus_cell(record: dict | None) -> str:
+    """'0.62 [0.55, 0.70] / 0.31 (n)': relevance mass on `original` [CI] / chance level (images)."""
+    if not record or record.get("mean") is None:
+        return "–"
+    text = f"{record['mean']:.2f}{_ci([record.get('ci_low'), record.get('ci_high')], 1, 2)}"
+    if record.get("chance") is not None:
+        text += f" / {record['chance']:.2f}"
+    text += f" ({record['n']})"
+    return f"{text} {FLAG}" if record["n"] < MEANINGFUL_N else text
+
+
 def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
     """Summary table sorted by score, then top-1 and drop per scenario (scenarios down, models across)."""
     manifest, split = entries[0].build
@@ -179,6 +261,7 @@ def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
         "score. Cells: value [95% CI] (images).",
         "",
     ]
+    methods = focus_methods(entries)
     rows = []
     for rank, e in enumerate(entries, 1):
         gap = e.bg_gap
@@ -189,9 +272,11 @@ def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
             _accuracy_cell(e.accuracy.get(REFERENCE)),
             "–" if not gap else f"{100 * gap['value']:+.1f} pp{_ci(gap.get('ci95'))}",
             _challenge_cell(e.challenge),
+            *(_focus_cell(e.focus.get(m)) for m in methods),
         ])
-    header = ["rank", "model", "robustness score", "original top-1", "BG-gap", "challenge accuracy"]
-    lines += [markdown_table(header, rows, "rlrrrr"), ""]
+    header = ["rank", "model", "robustness score", "original top-1", "BG-gap", "challenge accuracy",
+              *(f"object focus ({METHOD_NAMES.get(m, m)})" for m in methods)]
+    lines += [markdown_table(header, rows, "rlrrrr" + "r" * len(methods)), ""]
     if picture:
         lines += [f"![robustness score against original top-1, and top-1 per scenario]({picture})", ""]
     configs = configs_of(entries)
@@ -213,6 +298,11 @@ def to_markdown(entries: Sequence[Entry], picture: str | None = None) -> str:
         lines += [markdown_table(["masks", *names], [[f"`@{v}`", *(_variant_cell(e, v) for e in entries)]
                                                      for v in variants], "l" + "r" * len(entries)), ""]
     notes = [FLAG_NOTE] if FLAG in "\n".join(lines) else []
+    if methods:
+        notes.append("Object focus: relevance mass on the object in `original` (the share of the positive "
+                     "attribution inside the hand-drawn mask, Arras et al. 2022) [95% CI] / its chance level (the "
+                     "object's share of the pixels the model saw), from `ximagenet12 explain`.")
+    notes += [n for e in entries for n in e.notes]
     methods = {(e.results.get("robustness") or {}).get("method") for e in entries if e.score is not None}
     if len(methods) > 1:
         notes.append(f"Scores were computed with different methods {sorted(methods)}: not comparable.")
@@ -233,6 +323,7 @@ def to_records(entries: Sequence[Entry]) -> list[dict]:
             "accuracy": e.accuracy,
             "bg_gap": e.bg_gap,
             "challenge": e.challenge,
+            "object_focus": e.focus or None,
             "model_identity": e.summary.get("model"),
             "preprocessing": e.summary.get("preprocessing"),
             "runtime": {k: v for k, v in (e.summary.get("runtime") or {}).items() if k != "timing"},
@@ -248,6 +339,9 @@ def to_csv(entries: Sequence[Entry]) -> str:
     header = ["rank", "model", "spec", "robustness_score", "robustness_ci_low", "robustness_ci_high", "bg_gap",
               "bg_gap_ci_low", "bg_gap_ci_high", "challenge_accuracy", "challenge_ci_low", "challenge_ci_high",
               "challenge_foregrounds"]
+    methods = focus_methods(entries)
+    focus_fields = ("mean", "ci_low", "ci_high", "chance", "n")
+    header += [f"object_focus_{m}_{f}" for m in methods for f in focus_fields]
     header += [f"{c}_{f}" for c in configs for f in fields]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -257,6 +351,7 @@ def to_csv(entries: Sequence[Entry]) -> str:
         row = [rank, e.name, e.spec, e.score, *(e.score_ci or ["", ""]), gap.get("value"),
                *(gap.get("ci95") or ["", ""]), chal.get("accuracy"), *(chal.get("ci95") or ["", ""]),
                chal.get("foregrounds")]
+        row += [(e.focus.get(m) or {}).get(f) for m in methods for f in focus_fields]
         for c in configs:
             record = e.accuracy.get(c) or {}
             row += [record.get(f) for f in fields]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
@@ -36,14 +36,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def row_chunks(source: BuildSource, config: str, split: str, size: int) -> Iterator[pa.Table]:
+def row_chunks(
+    source: BuildSource, config: str, split: str, size: int, columns: Sequence[str] = COLUMNS
+) -> Iterator[pa.Table]:
     """Tables of `size` rows (last may be shorter), one whole row group read at a time (never a half-read stream)."""
     pending: list[pa.Table] = []
     count = 0
     for path in source.files(config, split):
         with source.parquet(path) as parquet:
             for group in range(parquet.num_row_groups):
-                table = parquet.read_row_group(group, columns=COLUMNS)
+                table = parquet.read_row_group(group, columns=list(columns))
                 pending.append(table)
                 count += table.num_rows
                 while count >= size:

@@ -230,10 +230,10 @@ def write_csvs(analysis: Analysis, out: Path) -> dict[str, Path]:
     return files
 
 
-def write_summary(summary: dict, out: Path) -> Path:
-    """summary.json (NaN written as null)."""
+def write_summary(summary: dict, out: Path, name: str = "summary.json") -> Path:
+    """summary.json (or `name`) in `out`, NaN written as null."""
     text = json.dumps(_clean(summary), indent=2, sort_keys=False)
-    return write_atomic(out / "summary.json", text + "\n")
+    return write_atomic(out / name, text + "\n")
 
 
 def _clean(value):
