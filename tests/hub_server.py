@@ -840,6 +840,9 @@ class HubServer:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: with Nagle on, each response of a kept-alive
+    # connection waits for the client's delayed ACK (~40 ms), as no real Hub does.
+    disable_nagle_algorithm = True
     server_version = "HubServer/1.0"
 
     # Silence the default stderr access log.
