@@ -10,13 +10,14 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 from ximagenet12_builder.cli import main
 
-from tests.ray_cluster import Cluster
+from tests.ray_cluster import Cluster, node_processes
 from ximagenet12.errors import EXIT_FAULTS, EXIT_USAGE
 from ximagenet12.evaluation.ray_engine import UNIT_BATCHES
 
@@ -121,3 +122,29 @@ def test_a_failing_model_is_reported_once_with_its_config(cluster: Cluster, buil
                                       "--data", str(build), "--out", str(tmp_path / "o"), *FLAGS)
     assert code == EXIT_USAGE
     assert stderr.count("\n") == 1 and "toy_models has no attribute 'nope' (on node " in stderr, stderr[-3000:]
+
+
+def test_losing_the_worker_node_mid_run_ends_in_the_same_predictions(cluster: Cluster, build: Path,
+                                                                    tmp_path: Path) -> None:
+    configs = "original,seg_img"
+    reference = tmp_path / "local"
+    assert main(["evaluate", "--model", "python:tests.evaluation.toy_models:colour_logits", "--data", str(build),
+                 "--configs", configs, "--out", str(reference), *FLAGS]) == 0
+    out = tmp_path / "ray"
+    argv = ["evaluate", "--model", "python:tests.evaluation.toy_models:slow_colour_logits", "--data", str(build),
+            "--configs", configs, "--out", str(out), *FLAGS, "--engine", "ray", "--address", cluster.address]
+    with open(tmp_path / "stderr", "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "ximagenet12_builder.cli", *argv], stdout=subprocess.DEVNULL,
+                                stderr=stderr, env=cluster.env)
+    deadline = time.monotonic() + 120
+    while not any(cmd.startswith("ray::UnitWorker.score") for cmd in node_processes(cluster.groups["worker"]).values()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("no unit ran on the worker node")
+        time.sleep(0.02)
+    cluster.kill("worker")
+    code = proc.wait(timeout=300)
+    assert code == 0, f"Ray did not rerun the lost unit: {(tmp_path / 'stderr').read_text()[-3000:]}"
+    assert data_bytes(out / "predictions.parquet") == data_bytes(reference / "predictions.parquet")
+    engine = json.loads((out / "summary.json").read_text())["runtime"]["engine"]
+    assert sum(engine["units_per_node"].values()) == engine["units"] == 4

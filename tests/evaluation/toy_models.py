@@ -142,3 +142,11 @@ def background_colour_logits(images: np.ndarray) -> np.ndarray:
 def broken_logits(images: np.ndarray) -> np.ndarray:
     """A model that fails on every batch, the same way wherever it runs."""
     raise RuntimeError(f"the toy model is broken ({len(images)} images)")
+
+
+def slow_colour_logits(images: np.ndarray) -> np.ndarray:
+    """colour_logits, a quarter of a second a batch: a run long enough to lose a node in."""
+    import time
+
+    time.sleep(0.25)
+    return colour_logits(images)

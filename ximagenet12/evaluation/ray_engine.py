@@ -187,6 +187,8 @@ class RayPool:
         self.ray = import_ray()
         self.address, self.gpus, self.max_retries = address, float(num_gpus_per_worker), max_retries
         self.actors: list = []
+        self._arguments: tuple = ()
+        self.started = 0  # actors started for the run, not counting replacements
         self.units_per_node: dict[str, int] = {}
         self._owns_connection = False
 
@@ -209,12 +211,9 @@ class RayPool:
         if not ray.is_initialized():
             connect(ray, self.address)
             self._owns_connection = True
-        count = max(1, min(self.size(), limit))
-        actor = ray.remote(UnitWorker).options(num_cpus=1, num_gpus=self.gpus, max_restarts=self.max_retries,
-                                               max_task_retries=self.max_retries)
-        driver = eval_identity()
-        self.actors = [actor.remote(spec, options, data, revision, manifest_sha256, driver, threads)
-                       for _ in range(count)]
+        self._arguments = (spec, options, data, revision, manifest_sha256, eval_identity(), threads)
+        self.actors = [self._actor() for _ in range(max(1, min(self.size(), limit)))]
+        self.started = len(self.actors)
         described = []
         for ref in [a.describe.remote() for a in self.actors]:
             try:
@@ -228,11 +227,24 @@ class RayPool:
                                    f"node {first['node']} as {first['identity']} on {first['device']}")
         return RemoteClassifier(first, threads)
 
+    def _actor(self) -> Any:
+        """A new actor (1 CPU, `num_gpus_per_worker` GPUs) that Ray restarts, retrying its call, if its process dies."""
+        options = {"num_cpus": 1, "num_gpus": self.gpus, "max_restarts": self.max_retries,
+                   "max_task_retries": self.max_retries}
+        return self.ray.remote(UnitWorker).options(**options).remote(*self._arguments)
+
     def run(self, units: Sequence[Unit], settings: RunSettings, finished: Callable[[Unit, dict], None]) -> None:
-        """Score every unit; `finished(unit, result)` on the driver as each ends; raise the first failure."""
+        """Score every unit; `finished(unit, result)` on the driver as each ends; raise the first failure.
+
+        A unit whose actor is lost in a way Ray's own restart does not cover (its node gone) goes back
+        to the queue, up to `max_retries` times, and the actor is replaced: Ray places the new one
+        wherever a CPU frees up (actors with nothing left to do are stopped for that).
+        """
         ray = self.ray
+        lost = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError)
         queue, idle = deque(units), list(self.actors)
         pending: dict = {}
+        attempts: dict[int, int] = {}
         failures: list[tuple[int, XImageNet12Error]] = []
         while queue or pending:
             while queue and idle and not failures:
@@ -245,6 +257,16 @@ class RayPool:
                 actor, unit = pending.pop(ref)
                 try:
                     result = ray.get(ref)
+                except lost as exc:
+                    ray.kill(actor)
+                    attempts[unit.index] = attempts.get(unit.index, 0) + 1
+                    if attempts[unit.index] > self.max_retries:
+                        failures.append((unit.index, _cause(exc, ray)))
+                        continue
+                    queue.appendleft(unit)
+                    self.actors.append(self._actor())
+                    idle.append(self.actors[-1])
+                    continue
                 except ray.exceptions.RayError as exc:
                     failures.append((unit.index, _cause(exc, ray)))
                     continue
@@ -252,7 +274,7 @@ class RayPool:
                 finished(unit, result)
                 if queue and not failures:
                     idle.append(actor)
-                else:  # no more work for it: free its resources for an actor Ray restarts elsewhere
+                else:  # no more work for it: free its resources for an actor that waits for them
                     ray.kill(actor)
         if failures:
             raise min(failures, key=lambda failure: failure[0])[1]
@@ -308,4 +330,5 @@ def score_on_ray(pool: RayPool, rows: dict[str, int], settings: RunSettings,
         if config not in by_config:  # no rows: nothing to score
             finish(config)
     pool.run(units, settings, finished)
-    return {**state, "units": len(units), "units_per_node": dict(sorted(pool.units_per_node.items()))}
+    return {**state, "units": len(units), "units_per_node": dict(sorted(pool.units_per_node.items())),
+            "actors": pool.started, "actors_replaced": len(pool.actors) - pool.started}

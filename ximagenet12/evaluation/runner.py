@@ -303,7 +303,7 @@ def evaluate(
         engine_record = None
         if todo:
             engine_record = _score_on_ray(run, pool, todo, out_dir, done, timings)
-            engine_record.update(actors=len(pool.actors), num_gpus_per_worker=num_gpus_per_worker)
+            engine_record["num_gpus_per_worker"] = num_gpus_per_worker
     finally:
         if pool is not None:
             pool.close()
