@@ -88,6 +88,7 @@ class UnitWorker:
         self.manifest_sha256, self.driver, self.threads = manifest_sha256, driver, threads
         self.classifier: Any = None
         self.source: Any = None
+        self._run: tuple[RunSettings, Any] | None = None
         import ray
 
         self.node_id = ray.get_runtime_context().get_node_id()
@@ -133,8 +134,10 @@ class UnitWorker:
         from .runner import _Run
 
         self._ready()
-        run = _Run(self.source, self.classifier, settings.pre, settings.mapping, settings.split,
-                   settings.batch_size, settings.workers, progress=False)
+        if self._run is None or self._run[0] != settings:  # one per run: the model's identity is computed once
+            self._run = (settings, _Run(self.source, self.classifier, settings.pre, settings.mapping, settings.split,
+                                        settings.batch_size, settings.workers, progress=False))
+        run = self._run[1]
         try:
             table, timing = run.predict(unit.config, rows=(unit.start, unit.stop))
         except Exception as exc:
@@ -174,8 +177,9 @@ class RemoteClassifier:
 
 def _cause(exc: BaseException, ray: Any) -> XImageNet12Error:
     """The one-line error behind a failed actor call."""
-    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, XImageNet12Error):
-        return exc.cause
+    if isinstance(exc, ray.exceptions.RayTaskError) and isinstance(exc.cause, BaseException):
+        cause = exc.cause
+        return cause if isinstance(cause, XImageNet12Error) else UnitFailed(one_line(cause), EXIT_FAULTS)
     return UnitFailed(f"{one_line(exc)} (after Ray's retries)", EXIT_FAULTS)
 
 
