@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic source trees and one build of them, made once per session."""
+"""Shared fixtures: small synthetic source trees, one build of them and the Ray test cluster, made once per session."""
 
 from __future__ import annotations
 
