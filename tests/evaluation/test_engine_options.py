@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from ximagenet12_builder.cli import main
 
 from ximagenet12.errors import EXIT_MISSING_EXTRA, EXIT_USAGE, XImageNet12Error
 from ximagenet12.evaluation import evaluate
-from ximagenet12.evaluation.ray_engine import plan_units
+from ximagenet12.evaluation.ray_engine import check_node, eval_identity, plan_units
+from ximagenet12.raycluster import NodeMismatch
 
 from .toy_models import colour_logits
 
@@ -70,3 +72,18 @@ def test_ray_needs_a_spec_not_a_python_object(tiny_build: Path) -> None:
         evaluate(colour_logits, tiny_build, engine="ray", progress=False)
     with pytest.raises(XImageNet12Error, match="unknown engine 'dask'"):
         evaluate(SPEC, tiny_build, engine="dask", progress=False)
+
+
+def test_an_actor_refuses_a_node_that_does_not_see_the_drivers_build_or_code(tiny_build: Path, tmp_path: Path) -> None:
+    sha = hashlib.sha256((tiny_build / "build_manifest.json").read_bytes()).hexdigest()
+    driver = eval_identity()
+    assert check_node(str(tiny_build), None, sha, driver, "n1").manifest_sha256 == sha
+    with pytest.raises(NodeMismatch, match=r"^node n1 does not see the build .*/elsewhere \(FileNotFoundError: .*"
+                       "--data must be on storage every node mounts at the same path$"):
+        check_node(str(tmp_path / "elsewhere"), None, sha, driver, "n1")
+    with pytest.raises(NodeMismatch, match=rf"^node n1 sees .* of sha256 {sha[:12]}\.\.\., the driver 000000000000"):
+        check_node(str(tiny_build), None, "0" * 64, driver, "n1")
+    with pytest.raises(NodeMismatch, match=r"^node n1 has numpy \S+, the driver 0\.0\.1; install the same versions"):
+        check_node(str(tiny_build), None, sha, {**driver, "numpy": "0.0.1"}, "n1")
+    with pytest.raises(NodeMismatch, match=r"^node n1 runs other ximagenet12 code than the driver"):
+        check_node(str(tiny_build), None, sha, {**driver, "code": "0" * 64}, "n1")

@@ -68,6 +68,27 @@ def eval_identity() -> dict[str, str]:
     return {**library_versions(EVAL_LIBRARIES, python=True), "code": code_digest(ximagenet12)}
 
 
+def check_node(data: str, revision: str | None, manifest_sha256: str, driver: dict[str, str], node: str) -> Any:
+    """The build as this node sees it, if that is the driver's build and the node runs the driver's code."""
+    from .source import open_build
+
+    check_identity(driver, eval_identity(), node)
+    try:
+        source = open_build(data, revision=revision, verify=False)
+        seen = source.manifest_sha256
+    except (OSError, ValueError) as exc:
+        raise NodeMismatch(
+            f"node {node} does not see the build {data} ({one_line(exc)}): "
+            "--data must be on storage every node mounts at the same path"
+        ) from None
+    if seen != manifest_sha256:
+        raise NodeMismatch(
+            f"node {node} sees {data} with a build_manifest.json of sha256 {seen[:12]}..., "
+            f"the driver {manifest_sha256[:12]}...: --data must be the same storage on every node"
+        )
+    return source
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """What every unit is scored with, fixed by the driver once the model has described itself."""
@@ -98,23 +119,8 @@ class UnitWorker:
         """Check this node sees the build and runs the driver's code, then load the model (once)."""
         if self.classifier is not None:
             return
-        from .source import open_build
-
         try:
-            check_identity(self.driver, eval_identity(), self.node)
-            try:
-                source = open_build(self.data, revision=self.revision, verify=False)
-                seen = source.manifest_sha256
-            except (OSError, ValueError) as exc:
-                raise NodeMismatch(
-                    f"node {self.node} does not see the build {self.data} ({one_line(exc)}): "
-                    "--data must be on storage every node mounts at the same path"
-                ) from None
-            if seen != self.manifest_sha256:
-                raise NodeMismatch(
-                    f"node {self.node} sees {self.data} with a build_manifest.json of sha256 {seen[:12]}..., "
-                    f"the driver {self.manifest_sha256[:12]}...: --data must be the same storage on every node"
-                )
+            source = check_node(self.data, self.revision, self.manifest_sha256, self.driver, self.node)
             classifier = load_classifier(self.spec, self.options)
         except XImageNet12Error as exc:
             message = str(exc) if isinstance(exc, NodeMismatch) else f"{exc} (on node {self.node})"
