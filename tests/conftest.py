@@ -1,13 +1,18 @@
-"""Shared fixtures: small synthetic source trees and one build of them, made once per session."""
+"""Shared fixtures: small synthetic source trees, one build of them and the Ray test cluster, made once per session."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ximagenet12.classes import WNIDS
 from ximagenet12.synthetic import make_source_tree
+
+if TYPE_CHECKING:
+    from tests.ray_cluster import Cluster
 
 SYNTHETIC_WNIDS = WNIDS[:4]
 
@@ -36,3 +41,12 @@ def synthetic_build(synthetic_sources: Path, tmp_path_factory: pytest.TempPathFa
     report = run_build(BuildOptions(sources=synthetic_sources, out=out, progress=False))
     assert report.complete and report.num_rows > 0
     return out
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Cluster]:
+    """One two-node Ray cluster for every Ray test of the session (tests/ray_cluster.py), stopped at the end."""
+    from tests.ray_cluster import two_node_cluster
+
+    with two_node_cluster() as cluster:
+        yield cluster

@@ -39,3 +39,12 @@ class MissingExtra(XImageNet12Error, ImportError):
     def __init__(self, what: str, extra: str):
         super().__init__(f"{what} needs the '{extra}' extra: pip install 'ximagenet12[{extra}]'")
         self.extra = extra
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message` (and the next, when the first ends with a colon)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return f"{type(exc).__name__}: {text}"

@@ -12,6 +12,8 @@ from ximagenet12.evaluation.models import DEVICES, PRECISIONS
 from ximagenet12.evaluation.preprocessing import INTERPOLATIONS
 from ximagenet12.evaluation.robustness import METHODS, PAPER_SCENARIOS
 
+from ..engines import ENGINES
+
 SPECS = (
     "timm:NAME (e.g. timm:resnet50.a1_in1k) | hf:REPO_ID[@REVISION] or hf:FOLDER | "
     "clip:ARCH@PRETRAINED (tag, file or hf-hub:REPO) or clip:hf-hub:REPO | onnx:model.onnx | "
@@ -56,6 +58,17 @@ def _device(text: str) -> str:
     if text in DEVICES or (text.startswith("cuda:") and text[5:].isdigit()):
         return text
     raise argparse.ArgumentTypeError(f"give one of {', '.join(DEVICES)} or cuda:N")
+
+
+def _gpus(text: str) -> float:
+    """A GPU count of 0 or more (fractions allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give a number of GPUs, 0 or more") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("give a number of GPUs, 0 or more")
+    return value
 
 
 def _scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -121,8 +134,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     pre.add_argument("--alpha-background", default=None,
                      help="RGBA images composited on black (default), white, grey or R,G,B; 'none' drops alpha")
     _scoring_arguments(ev)
-    ev.add_argument("--workers", type=int, help="decoding threads (default: min(4, cores))")
-    ev.add_argument("--threads", type=int, help="inference threads (default: usable cores)")
+    ev.add_argument("--workers", type=int,
+                    help="decoding threads (default: min(4, cores); with --engine ray: 1 per actor)")
+    ev.add_argument("--threads", type=int, help="inference threads (default: usable cores; with --engine ray: 1)")
+    scale = ev.add_argument_group("on a Ray cluster (the build on storage every node sees)")
+    scale.add_argument("--engine", choices=ENGINES, default="local",
+                       help="local: this process (default); ray: row ranges of the configs on a pool of Ray actors, "
+                       "one model instance each, with the same predictions")
+    scale.add_argument("--address", help="the Ray cluster of --engine ray: auto, HOST:PORT or ray://HOST:10001 "
+                       "(default: RAY_ADDRESS, else a cluster started on this machine, else a new local one)")
+    scale.add_argument("--num-gpus-per-worker", type=_gpus, default=0.0, metavar="G",
+                       help="GPUs of each Ray actor (fractions allowed); 0 (default): CPU actors, one per CPU")
     ev.add_argument("--no-resume", action="store_true", help="recompute configs already in --out")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
     ev.set_defaults(func=run_evaluate)
@@ -214,6 +236,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
             challenge_pool=args.challenge_pool,
             allow_partial=args.allow_partial,
             verify=not args.no_verify,
+            engine=args.engine,
+            address=args.address,
+            num_gpus_per_worker=args.num_gpus_per_worker,
         )
     except XImageNet12Error:
         raise

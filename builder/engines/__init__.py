@@ -12,11 +12,15 @@ import errno
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from ximagenet12.errors import EXIT_FAULTS, XImageNet12Error
+from ximagenet12.errors import EXIT_FAULTS, XImageNet12Error, one_line
 
 from ..worker import Progress, ShardJob, ShardResult
 
 ENGINES = ("local", "ray")
+__all__ = [
+    "DISK_FULL", "ENGINES", "Engine", "Finished", "ShardFailed", "make_engine", "one_line", "stops_the_build",
+    "task_counts",
+]  # fmt: skip
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 Finished = Callable[[ShardResult], None]
 
@@ -52,15 +56,6 @@ class ShardFailed(XImageNet12Error):
 def stops_the_build(exc: BaseException) -> bool:
     """A full disk stops every shard alike: the build stops at once rather than reporting each shard."""
     return isinstance(exc, OSError) and exc.errno in DISK_FULL
-
-
-def one_line(exc: BaseException) -> str:
-    """`Type: first line of the message` (and the next, when the first ends with a colon)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    text = f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
-    return f"{type(exc).__name__}: {text}"
 
 
 def task_counts(job: ShardJob, result: ShardResult) -> dict[str, int]:

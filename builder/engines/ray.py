@@ -10,16 +10,15 @@ rather than the data (`SYSTEM_ERRORS`). A shard writes the same bytes wherever a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import logging
 import socket
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
 from ximagenet12 import manifest as mf
-from ximagenet12.errors import MissingExtra, XImageNet12Error
+from ximagenet12.errors import XImageNet12Error
+from ximagenet12.raycluster import NodeMismatch, check_identity, code_digest, connect, import_ray
 
 from ..worker import Progress, ShardJob, ShardResult, build_shard
 from . import Finished, ShardFailed, one_line, task_counts
@@ -28,19 +27,6 @@ from . import Finished, ShardFailed, one_line, task_counts
 SYSTEM_ERRORS = (MemoryError, ConnectionError, TimeoutError)
 MAX_RETRIES = 3
 WARM_UP_LIMIT = 256  # worker processes started ahead of the shard tasks, at most
-CONNECT_ATTEMPTS = 3  # Ray Client's per-client server sometimes dies as it starts (ray-project/ray#63202)
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise MissingExtra("--engine ray", "ray") from None
-    return ray
-
-
-class NodeMismatch(XImageNet12Error):
-    """A cluster node that does not see the build's folders, or runs other code than the driver."""
 
 
 @cache
@@ -52,29 +38,13 @@ def code_identity() -> dict[str, str]:
 
     from ..pipeline import build_versions
 
-    digest = hashlib.sha256()
-    for package in (ximagenet12, ximagenet12_builder):
-        root = Path(package.__file__).parent
-        for path in sorted(root.rglob("*.py")):
-            digest.update(f"{package.__name__}/{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(path.read_bytes())
-    return {**build_versions(), "code": digest.hexdigest()}
+    return {**build_versions(), "code": code_digest(ximagenet12, ximagenet12_builder)}
 
 
 def check_node(job: ShardJob, driver: dict[str, str]) -> None:
     """Refuse to build on a node that runs other code, or does not see this build's output and sources."""
-    node, here = socket.gethostname(), code_identity()
-    for name in sorted(set(driver) | set(here)):
-        if driver.get(name) == here.get(name):
-            continue
-        if name == "code":
-            raise NodeMismatch(
-                f"node {node} runs other ximagenet12 code than the driver; install the same code on every node"
-            )
-        raise NodeMismatch(
-            f"node {node} has {name} {here.get(name)}, the driver {driver.get(name)}; "
-            "install the same versions on every node"
-        )
+    node = socket.gethostname()
+    check_identity(driver, code_identity(), node)
     state_path = Path(job.out_dir) / mf.STATE_DIR / "plan.json"
     try:
         state = json.loads(state_path.read_text())
@@ -109,22 +79,6 @@ def _reason(exc: BaseException, ray) -> str:
     return f"{one_line(exc)} (after Ray's retries)"
 
 
-def check_reachable(address: str | None, timeout: float = 10.0) -> None:
-    """Refuse at once an explicit HOST:PORT or ray://HOST:PORT where nothing listens (Ray would retry for minutes)."""
-    if not address or address in ("auto", "local"):
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    if not host or not port.isdigit():
-        raise XImageNet12Error(f"--address {address}: expected auto, HOST:PORT or ray://HOST:PORT")
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise XImageNet12Error(
-            f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); "
-            "start one with `ray start --head` or fix the address"
-        ) from None
-
-
 def ready() -> None:
     """A task that does nothing: the worker process that runs it has imported the build code."""
 
@@ -133,7 +87,7 @@ class RayEngine:
     """Runs each shard job as a Ray task (one CPU each) on the cluster at `address`."""
 
     def __init__(self, address: str | None = None, *, max_retries: int = MAX_RETRIES):
-        self.ray = _import_ray()
+        self.ray = import_ray()
         self.address = address
         self.max_retries = max_retries
         self._started = self._owns_connection = False
@@ -143,8 +97,7 @@ class RayEngine:
         """Connect, and have each CPU of each node start a worker process now, while the driver plans."""
         ray = self.ray
         if not ray.is_initialized():
-            check_reachable(self.address)
-            self._connect()
+            connect(ray, self.address)
             self._owns_connection = True
         self._started = True
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -154,19 +107,6 @@ class RayEngine:
             cpus = int(node["Resources"].get("CPU", 0)) if node["Alive"] else 0
             on_node = warm.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=True))
             self._warming += [on_node.remote() for _ in range(min(cpus, WARM_UP_LIMIT - len(self._warming)))]
-
-    def _connect(self) -> None:
-        where = self.address or "RAY_ADDRESS or a cluster started on this machine"
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                self.ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=False)
-                return
-            except ConnectionAbortedError as exc:  # Ray Client's server died starting; nothing was sent yet
-                self.ray.shutdown()
-                if attempt == CONNECT_ATTEMPTS:
-                    raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise XImageNet12Error(f"--engine ray: no Ray cluster at {where}: {one_line(exc)}") from None
 
     def close(self) -> None:
         """Collect the warm-up tasks and disconnect, if this engine connected."""

@@ -1,140 +1,35 @@
 """`ximagenet12 build --engine ray` on a real two-node Ray cluster, started once, the way a user starts one.
 
-The head and a worker node run `ray start` in their own process groups, one CPU each, with a private temp
-dir and every address on the loopback (Ray rewrites 127.0.0.1 to the machine's outward address when a
-second node joins, so the cluster uses 127.0.0.2, another loopback address). Builds go through the CLI in
-a child process, as a user runs them; each is compared byte for byte with a local build of the same inputs.
+The cluster (`tests/ray_cluster.py`) is the session's, shared with the evaluate tests. Builds go through
+the CLI in a child process, as a user runs them; each is compared byte for byte with a local build of the
+same inputs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 
 from tests.builder.test_pipeline import tree_digest
+from tests.ray_cluster import Cluster, node_processes
 from ximagenet12.classes import WNIDS
 from ximagenet12.synthetic import make_source_tree
 
 pytestmark = pytest.mark.slow
 
-HOST = "127.0.0.2"
 TASK_TITLE = "ray::build_shard_task"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _processes() -> dict[int, tuple[int, int, str]]:
-    """pid -> (parent pid, process group, command line) of every live process."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        state, ppid, pgid = stat.rsplit(")", 1)[1].split()[:3]
-        if state != "Z":
-            found[int(entry)] = (int(ppid), int(pgid), cmdline)
-    return found
-
-
-def node_processes(pgid: int) -> dict[int, str]:
-    """pid -> command line of a node's daemons (one process group) and their children (Ray's workers, which
-    each run in a process group of their own)."""
-    table = _processes()
-    node = {pid for pid, (_, group, _) in table.items() if group == pgid}
-    while True:
-        children = {pid for pid, (ppid, _, _) in table.items() if ppid in node} - node
-        if not children:
-            return {pid: table[pid][2] for pid in node}
-        node |= children
-
-
-@dataclass
-class Cluster:
-    """A Ray cluster of a head and one worker node on this machine; each node is a process group of ours."""
-
-    address: str  # the head's GCS, HOST:PORT
-    client_address: str  # the head's Ray Client server, ray://HOST:PORT
-    temp_dir: Path
-    env: dict[str, str]
-    groups: dict[str, int]
-
-    def ray(self, *args: str, name: str) -> None:
-        """Run `ray ARGS` as a user does, in a new process group whose daemons make up node `name`."""
-        log = self.temp_dir / f"{name}.log"
-        with open(log, "w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "ray.scripts.scripts", *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-            )
-            self.groups[name] = proc.pid
-            code = proc.wait(timeout=120)
-        assert code == 0, log.read_text()[-3000:]
-
-    def kill(self, name: str) -> None:
-        """SIGKILL every process of a node, its workers too, as when the machine is lost."""
-        for pid in node_processes(self.groups.pop(name)):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    """The two-node cluster, started once for this module and killed (by process group) at teardown."""
-    temp_dir = Path(tempfile.mkdtemp(prefix="xr", dir="/tmp"))  # Ray's socket paths must stay short
-    port = _free_port()
-    env = {
-        **os.environ,
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_AUTH_MODE": "token",  # a token of this cluster's own, never ~/.ray's
-        "RAY_AUTH_TOKEN": secrets.token_hex(32),
-        "AUTOSCALER_METRIC_PORT": str(_free_port()),
-        "DASHBOARD_METRIC_PORT": str(_free_port()),
-    }
-    env.pop("RAY_ADDRESS", None)
-    client_port = _free_port()
-    c = Cluster(f"{HOST}:{port}", f"ray://{HOST}:{client_port}", temp_dir, env, {})
-    common = ["--num-cpus", "1", "--node-ip-address", HOST, "--disable-usage-stats"]
-    try:
-        c.ray(
-            "start", "--head", "--port", str(port), *common,
-            "--temp-dir", str(temp_dir), "--include-dashboard", "false",
-            "--ray-client-server-port", str(client_port), "--dashboard-agent-listen-port", str(_free_port()),
-            name="head",
-        )  # fmt: skip
-        c.ray(
-            "start", "--address", c.address, *common, "--dashboard-agent-listen-port", str(_free_port()),
-            name="worker",
-        )  # fmt: skip
-        yield c
-    finally:
-        for name in list(c.groups):
-            c.kill(name)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+@pytest.fixture
+def cluster(ray_cluster: Cluster) -> Cluster:
+    """The session's two-node cluster, with both nodes up."""
+    ray_cluster.ensure_worker()
+    return ray_cluster
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import fsspec
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ximagenet12 import manifest as mf
@@ -114,6 +116,26 @@ def test_chunks_cross_row_groups_in_order(tmp_path: Path, batch_size: int) -> No
                                    batch_size=batch_size, workers=2) for sid in b.source_ids]
     expected = [sid for t in row_chunks(source, "original", "test", total) for sid in t.column("source_id").to_pylist()]
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "size"), [(0, 12, 4), (0, 5, 4), (3, 4, 2), (4, 12, 5), (7, 12, 3), (6, 6, 2)]
+)
+def test_a_row_range_reads_those_rows_only(tmp_path: Path, start: int, stop: int, size: int) -> None:
+    root = make_synthetic_build(tmp_path / "b", ("original",), per_class=7, shards=2, rows_per_group=2)
+    source = open_build(root)
+    paths = source.files("original", "test")
+    everything = pa.concat_tables(pq.read_table(p, columns=["source_id"]) for p in paths)
+    assert everything.num_rows == 12 and len(paths) == 2
+    opened: list[str] = []
+    real = source.parquet
+    source.parquet = lambda path: (opened.append(path), real(path))[1]  # type: ignore[method-assign]
+    chunks = list(row_chunks(source, "original", "test", size, rows=(start, stop)))
+    got = [sid for t in chunks for sid in t.column("source_id").to_pylist()]
+    assert got == everything.column("source_id").to_pylist()[start:stop]
+    assert all(t.num_rows == size for t in chunks[:-1])
+    first_shard_rows = pq.ParquetFile(paths[0]).metadata.num_rows
+    assert (paths[1] in opened) == (stop > first_shard_rows), "a shard outside the range was opened"
 
 
 def test_batches_carry_the_transform_and_errors(tiny_build: Path) -> None:

@@ -137,3 +137,16 @@ def background_colour_logits(images: np.ndarray) -> np.ndarray:
     by_background = np.full((len(images), len(COLOURS)), -10.0)
     by_background[np.arange(len(images)), np.maximum(nearest - 1, 0)] = 10.0
     return np.where((nearest == 0)[:, None], by_object, by_background)
+
+
+def broken_logits(images: np.ndarray) -> np.ndarray:
+    """A model that fails on every batch, the same way wherever it runs."""
+    raise RuntimeError(f"the toy model is broken ({len(images)} images)")
+
+
+def slow_colour_logits(images: np.ndarray) -> np.ndarray:
+    """colour_logits, a quarter of a second a batch: a run long enough to lose a node in."""
+    import time
+
+    time.sleep(0.25)
+    return colour_logits(images)

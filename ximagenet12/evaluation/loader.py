@@ -37,15 +37,34 @@ def usable_cores() -> int:
 
 
 def row_chunks(
-    source: BuildSource, config: str, split: str, size: int, columns: Sequence[str] = COLUMNS
+    source: BuildSource,
+    config: str,
+    split: str,
+    size: int,
+    columns: Sequence[str] = COLUMNS,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[pa.Table]:
-    """Tables of `size` rows (last may be shorter), one whole row group read at a time (never a half-read stream)."""
+    """Tables of `size` rows (last may be shorter), one whole row group read at a time (never a half-read stream).
+
+    With `rows=(start, stop)` only the row groups holding those rows of the config's split are read.
+    """
+    start, stop = rows if rows is not None else (0, None)
     pending: list[pa.Table] = []
-    count = 0
+    count = offset = 0
     for path in source.files(config, split):
+        if stop is not None and offset >= stop:
+            break
         with source.parquet(path) as parquet:
             for group in range(parquet.num_row_groups):
+                first, offset = offset, offset + parquet.metadata.row_group(group).num_rows
+                if offset <= start:
+                    continue
+                if stop is not None and first >= stop:
+                    break
                 table = parquet.read_row_group(group, columns=list(columns))
+                if rows is not None:
+                    lo = max(start, first) - first
+                    table = table.slice(lo, min(offset, stop) - first - lo)
                 pending.append(table)
                 count += table.num_rows
                 while count >= size:
@@ -121,11 +140,12 @@ def batches(
     workers: int | None = None,
     prefetch: int = 2,
     transform: Callable[[np.ndarray], object] | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[tuple[Batch, object]]:
-    """(batch, transform(batch.images)) pairs of a config's split, produced ahead on a background thread."""
+    """(batch, transform(batch.images)) pairs of a config's split (or its `rows` range), produced ahead."""
 
     def produce(pool: ThreadPoolExecutor) -> Iterator[tuple[Batch, object]]:
-        for table in row_chunks(source, config, split, batch_size):
+        for table in row_chunks(source, config, split, batch_size, rows=rows):
             batch = decode_batch(table, pre, pool)
             yield batch, transform(batch.images) if transform else None
 

@@ -30,6 +30,7 @@ from .source import BuildSource, config_list, open_build, select_configs
 from .validation import Coverage, check_against_build, read_predictions
 
 SCHEMA_VERSION = 2
+ENGINES = ("local", "ray")
 AUTO_BATCH = {"cpu": 32, "accelerator": 128}  # starting sizes of --batch-size auto; halved on out-of-memory
 EVAL_LIBRARIES = (
     "ximagenet12", "numpy", "pyarrow", "datasets", "huggingface_hub", "fsspec", "pillow",
@@ -162,14 +163,14 @@ class _Run:
         return {"fingerprint": key, "mapping": self.mapping.to_dict() if self.mapping else None,
                 "num_outputs": self.num_outputs, "timing": timing}
 
-    def predict(self, config: str) -> tuple[pa.Table, dict]:
-        """Run the classifier over one config; the table and its timing."""
-        total = self.source.num_rows(config, self.split)
+    def predict(self, config: str, rows: tuple[int, int] | None = None) -> tuple[pa.Table, dict]:
+        """Run the classifier over one config (or its `rows` start..stop); the table and its timing."""
+        total = self.source.num_rows(config, self.split) if rows is None else rows[1] - rows[0]
         parts, started, model_seconds = [], time.perf_counter(), 0.0
         bar = tqdm(total=total, desc=config, unit="img", disable=not self.progress, dynamic_ncols=True)
         with bar:
             for batch, inputs in batches(self.source, config, self.split, self.pre, batch_size=self.batch_size,
-                                         workers=self.workers, transform=self.prepare):
+                                         workers=self.workers, transform=self.prepare, rows=rows):
                 tick = time.perf_counter()
                 logits = self.classifier.forward(inputs)
                 model_seconds += time.perf_counter() - tick
@@ -231,10 +232,15 @@ def evaluate(
     challenge_pool: str = "other",
     allow_partial: bool = False,
     verify: bool = True,
+    engine: str = "local",
+    address: str | None = None,
+    num_gpus_per_worker: float = 0,
 ) -> EvaluationResult:
     """Score `model` (spec, torch.nn.Module or callable on uint8 NHWC batches) on a build's configs.
 
     Every shard read is first checked against its manifest sha256 (`verify=False` skips the check).
+    `engine="ray"` scores row ranges of the configs on the Ray cluster at `address`, one model instance
+    per actor (`num_gpus_per_worker` GPUs each; 0: CPU), with the same predictions as a local run.
     """
     out_dir = Path(out) if out is not None else None
     common = {"internal": accuracies_of(internal) if internal is not None else None, "method": method,
@@ -245,36 +251,63 @@ def evaluate(
                                  allow_partial=allow_partial, verify=verify, **common)
     if data is None:
         raise ValueError("evaluate needs data: a build folder, a Hub repo id or a URL")
+    _check_engine(engine, address, num_gpus_per_worker, spec, challenge, device)
     source = open_build(data, revision=revision, verify=verify)
     chosen = select_configs(source, configs, split)
-    options = LoadOptions(weights=weights, model_kwargs=dict(model_kwargs or {}), device=device, precision=precision,
-                          label_map=label_map, classes=source.manifest.classes, threads=threads)
+    load_device = device
+    if engine == "ray":
+        threads = threads or 1  # each actor holds one CPU
+        load_device = ("cuda" if num_gpus_per_worker > 0 else "cpu") if device == "auto" else device
+    options = LoadOptions(weights=weights, model_kwargs=dict(model_kwargs or {}), device=load_device,
+                          precision=precision, label_map=label_map, classes=source.manifest.classes, threads=threads)
     challenge_options = ch.ChallengeOptions(challenge_backgrounds, seed, challenge_pool) if challenge else None
-    classifier = load_classifier(spec if spec is not None else model, options)
-    threads = threads or usable_cores()
-    classifier.set_threads(threads)
-    pre, pre_origin = resolve_preprocessing(preprocessing, classifier.preprocessing(),
-                                            classifier.preprocessing_origin)
-    size = resolve_batch_size(batch_size, classifier.device)
-    run = _Run(source, classifier, pre, mapping, split, size, workers, progress)
+    pool = None
+    try:
+        if engine == "ray":
+            from .ray_engine import UNIT_BATCHES, RayPool
 
-    tables, timings, cached = [], {}, []
-    for config in chosen:
-        key = run.key(source.identity(config, split))
-        path = out_dir / "by_config" / split / f"{config}.parquet" if out_dir else None
-        hit = preds.load_cached(path, key) if (path and resume) else None
-        if hit is not None:
-            meta = preds.read_meta(hit)
-            run.restore(meta)
-            timings[config] = meta.get("timing")
-            cached.append(config)
-            tables.append(hit.replace_schema_metadata(None))
-            continue
-        table, timing = run.predict(config)
-        timings[config] = timing
-        if path is not None and run.mapping is not None:
-            preds.write_table(path, preds.with_meta(table, run.meta(key, timing)))
-        tables.append(table)
+            pool = RayPool(address, num_gpus_per_worker=num_gpus_per_worker)
+            location = source.root if source.kind == "local" else source.location
+            guess = resolve_batch_size(batch_size, "cpu" if load_device == "cpu" else "accelerator")
+            units = sum(-(-source.num_rows(c, split) // (guess * UNIT_BATCHES)) for c in chosen)
+            classifier = pool.start(str(spec), options, location, source.revision, source.manifest_sha256, threads,
+                                    limit=units)
+        else:
+            classifier = load_classifier(spec if spec is not None else model, options)
+            threads = threads or usable_cores()
+        classifier.set_threads(threads)
+        pre, pre_origin = resolve_preprocessing(preprocessing, classifier.preprocessing(),
+                                                classifier.preprocessing_origin)
+        size = resolve_batch_size(batch_size, classifier.device)
+        run = _Run(source, classifier, pre, mapping, split, size, workers, progress)
+
+        done: dict[str, pa.Table] = {}
+        timings, cached, todo = {}, [], []
+        for config in chosen:
+            key = run.key(source.identity(config, split))
+            path = out_dir / "by_config" / split / f"{config}.parquet" if out_dir else None
+            hit = preds.load_cached(path, key) if (path and resume) else None
+            if hit is not None:
+                meta = preds.read_meta(hit)
+                run.restore(meta)
+                timings[config] = meta.get("timing")
+                cached.append(config)
+                done[config] = hit.replace_schema_metadata(None)
+            elif pool is not None:
+                todo.append(config)
+            else:
+                table, timing = run.predict(config)
+                timings[config] = timing
+                _keep(run, path, key, table, timing)
+                done[config] = table
+        engine_record = None
+        if todo:
+            engine_record = _score_on_ray(run, pool, todo, out_dir, done, timings)
+            engine_record["num_gpus_per_worker"] = num_gpus_per_worker
+    finally:
+        if pool is not None:
+            pool.close()
+    tables = [done[config] for config in chosen]
 
     challenge_run = None
     if challenge_options is not None:
@@ -295,9 +328,64 @@ def evaluate(
         "runtime": {**classifier.runtime(), "requested_device": device, "threads": threads, "batch_size": size,
                     "requested_batch_size": batch_size, "timing": timings, "resumed_configs": cached},
     }
+    if engine == "ray":
+        summary["runtime"]["engine"] = {"name": "ray", **(engine_record or {})}
     names = [c["name"] for c in classes]
     result = _finish(table, names, summary, out_dir, challenge_run=challenge_run, **common)
     return result
+
+
+def _check_engine(engine: str, address: str | None, num_gpus_per_worker: float, spec: ModelSpec | None,
+                  challenge: bool, device: str) -> None:
+    """Options that do not fit the engine are one-line errors, before anything is loaded."""
+    if engine not in ENGINES:
+        raise XImageNet12Error(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+    if engine == "local":
+        if address is not None or num_gpus_per_worker:
+            raise XImageNet12Error("--address and --num-gpus-per-worker are for --engine ray")
+        return
+    if spec is None:
+        raise XImageNet12Error("--engine ray loads the model on every node from its spec: give a spec "
+                               "(e.g. torch:package.module:factory), not a Python object")
+    if challenge:
+        raise XImageNet12Error("--challenge runs on --engine local only")
+    if num_gpus_per_worker < 0:
+        raise XImageNet12Error(f"--num-gpus-per-worker must be 0 or more, not {num_gpus_per_worker:g}")
+    if device.startswith(("cuda", "mps")) and num_gpus_per_worker == 0:
+        raise XImageNet12Error(f"--device {device} with --engine ray needs --num-gpus-per-worker above 0")
+
+
+def _keep(run: _Run, path: Path | None, key: str, table: pa.Table, timing: dict) -> None:
+    """Write a config's predictions where a rerun finds them (once the mapping is known)."""
+    if path is not None and run.mapping is not None:
+        preds.write_table(path, preds.with_meta(table, run.meta(key, timing)))
+
+
+def _score_on_ray(run: _Run, pool: Any, todo: list[str], out_dir: Path | None, done: dict[str, pa.Table],
+                  timings: dict) -> dict:
+    """Score the configs in `todo` on the Ray pool; each one written and kept as its last unit ends."""
+    from .ray_engine import RunSettings, score_on_ray
+
+    rows = {config: run.source.num_rows(config, run.split) for config in todo}  # verifies every shard first
+    settings = RunSettings(run.pre, run.requested, run.split, run.batch_size, run.workers or 1)
+    bar = tqdm(total=sum(rows.values()), desc="ray", unit="img", disable=not run.progress, dynamic_ncols=True)
+
+    def config_done(config: str, table: pa.Table, timing: dict, state: dict) -> None:
+        if run.mapping is None and state["mapping"] is not None:
+            run.restore(state)
+        path = out_dir / "by_config" / run.split / f"{config}.parquet" if out_dir else None
+        _keep(run, path, run.key(run.source.identity(config, run.split)), table, timing)
+        timings[config] = timing
+        done[config] = table
+
+    with bar:
+        record = score_on_ray(pool, rows, settings, config_done, bar.update)
+    run.classifier.forward_batch_size = record.pop("forward_batch_size")
+    if run.mapping is None and record["mapping"] is not None:
+        run.restore(record)
+    record.pop("mapping")
+    record.pop("num_outputs")
+    return record
 
 
 def _challenge(run: _Run, options: ch.ChallengeOptions, out_dir: Path | None, resume: bool, timings: dict,
