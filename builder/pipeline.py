@@ -315,7 +315,7 @@ def _remember_written(out: Path, paths: set[str]) -> None:
 
 
 def _remove_partials(out: Path) -> None:
-    """Drop unfinished shard files of ours (`data/<config>/.<shard name>.partial`), nothing else."""
+    """Drop unfinished shard files of ours (`data/<config>/.<shard name>.<attempt>.partial`), nothing else."""
     data = out / mf.DATA_DIR
     for path in sorted(data.glob("*/.*")) if data.is_dir() else []:
         if SHARD_PARTIAL.match(path.name) and path.is_file():
@@ -544,6 +544,7 @@ def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
     if report.missing:
         return report
 
+    _remove_partials(out)  # an attempt killed mid-write (a lost Ray node) leaves its partial file behind
     keep = {f.path for f in files}
     _remove_stale(out, _written(out) - keep)
     _remember_written(out, keep)

@@ -155,3 +155,18 @@ def test_an_earlier_build_keeps_the_users_files_and_loses_only_its_own(
     for rel in old - now:
         assert not (out / rel).exists(), f"{rel} was ours and is no longer in the build"
     assert not (out / "data" / "rand_bg").exists(), "a folder of ours left empty goes"
+
+
+def test_finalising_drops_a_killed_attempts_partial_file_and_nothing_else(build: Path) -> None:
+    from ximagenet12_builder.pipeline import finalize
+
+    shard = sorted((build / "data" / "original").glob("*.parquet"))[0]
+    ours = shard.with_name(f".{shard.name}.0123456789ab.partial")  # an attempt killed while writing
+    ours.write_bytes(b"half a shard")
+    theirs = [shard.with_name(f".{shard.name}.partial"), shard.with_name(f".{shard.name}.notes.partial")]
+    for path in theirs:
+        path.write_bytes(b"a user's")
+    report = finalize(build)
+    assert report.complete
+    assert not ours.exists()
+    assert all(path.read_bytes() == b"a user's" for path in theirs)
