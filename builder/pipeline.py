@@ -33,7 +33,7 @@ from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
 from .engines import DISK_FULL, Engine
 from .engines.local import LocalEngine
-from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD, Plan, make_plan
+from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan
 from .shards import SHARD_PARTIAL
 from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
 from .worker import Progress, ShardJob, ShardResult
@@ -73,7 +73,7 @@ class BuildOptions:
     backgrounds: Path | None = None
     ai_backgrounds: Path | None = None
     classes: Path | None = None
-    sources_per_shard: int = SOURCES_PER_SHARD
+    sources_per_shard: int | None = None  # None: plan.default_sources_per_shard
     progress: bool = True
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
     mask_variants: tuple[str, ...] = ()
@@ -119,7 +119,8 @@ def _positive(value: object, option: str) -> None:
 
 def validate_options(opts: BuildOptions) -> tuple[str, ...] | None:
     """Check every option before anything is read or written; returns the configs asked for (deduplicated)."""
-    _positive(opts.sources_per_shard, "--sources-per-shard")
+    if opts.sources_per_shard is not None:
+        _positive(opts.sources_per_shard, "--sources-per-shard")
     _positive(opts.workers, "--workers")
     if opts.mixed_rand_rule not in MIXED_RAND_RULES:
         raise BuildError(f"--mixed-rand must be one of {', '.join(MIXED_RAND_RULES)}, got {opts.mixed_rand_rule!r}")
@@ -200,8 +201,9 @@ def default_configs(inv: Inventory) -> tuple[str, ...]:
 
 def _relative(path: str, root: Path) -> str:
     """`path` relative to SOURCES (a symbolic link named, not its target), else as it is."""
-    pairs = ((os.path.abspath(path), os.path.abspath(root)), (Path(path).resolve(), root.resolve()))
-    for whole, base in pairs:
+    pairs = (lambda: (os.path.abspath(path), os.path.abspath(root)), lambda: (Path(path).resolve(), root.resolve()))
+    for pair in pairs:  # resolving (a system call per path component) only when the plain paths do not tell
+        whole, base = pair()
         try:
             return Path(whole).relative_to(base).as_posix()
         except ValueError:

@@ -17,9 +17,10 @@ from ximagenet12.features import features
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
 from ximagenet12.masks.variants import parse_variant
 from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
+from ximagenet12.scenarios.functional import sharing
 
 from .plan import Row, SourcePlan
-from .shards import ShardWriter
+from .shards import ShardWriter, flush_over_budget
 from .sources import Rejected, Source
 
 Progress = Callable[[dict[str, int]], None]
@@ -280,18 +281,20 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
             if src.greyscale:
                 result.greyscale.append(item.source.id)
             masks = SourceMasks(src.mask)
-            for row in item.rows:
-                try:
-                    record = _scenario_row(item, row, src, loader, job.jpeg_quality, masks, result.rejected)
-                except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
-                    result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
-                    done["rejected"] = done.get("rejected", 0) + 1
-                    continue
-                key = (row.config, item.split)
-                if key not in writers:
-                    writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, feats)
-                writers[key].add(record)
-                done[row.config] = done.get(row.config, 0) + 1
+            with sharing():  # one blur, one HSV conversion, one brightened image for all the source's rows
+                for row in item.rows:
+                    try:
+                        record = _scenario_row(item, row, src, loader, job.jpeg_quality, masks, result.rejected)
+                    except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
+                        result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
+                        done["rejected"] = done.get("rejected", 0) + 1
+                        continue
+                    key = (row.config, item.split)
+                    if key not in writers:
+                        writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, feats)
+                    writers[key].add(record)
+                    flush_over_budget(writers.values())
+                    done[row.config] = done.get(row.config, 0) + 1
             _report(progress, done)
         result.files = [writers[key].close() for key in sorted(writers)]
         unique = {(r.file, r.reason, r.stage): r for r in result.rejected}
