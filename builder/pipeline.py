@@ -221,24 +221,41 @@ def _stat(path: str | None) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path) -> str:
+class _Inputs:
+    """Each input file's path relative to SOURCES and its (size, mtime), looked up once per build."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._facts: dict[str, list] = {}
+
+    def __call__(self, path: str) -> list:
+        facts = self._facts.get(path)
+        if facts is None:
+            facts = self._facts[path] = [_relative(path, self.root), _stat(path)]
+        return facts
+
+
+def shard_fingerprint(
+    plan: Plan, index: int, class_names: list[str], root: Path, inputs: _Inputs | None = None,
+    versions: dict | None = None,
+) -> str:
     """What a shard's bytes depend on: its rows, every input they may read (sizes, times), recipes, versions."""
+    inputs = inputs or _Inputs(root)
     items = []
     for item in plan.shard(index):
         s = item.source
         rows = []
         for row in item.rows:
-            inputs = [c.image for c in row.partners] + [c.path for c in row.backgrounds]
             records = [c.record for c in row.backgrounds if c.record is not None]
-            inputs_read = [[_relative(p, root), _stat(p)] for p in inputs]
+            # A partner's mask is read too: its tiled background depends on it.
+            inputs_read = [inputs(c.image) + inputs(c.mask) for c in row.partners]
+            inputs_read += [inputs(c.path) for c in row.backgrounds]
             rows.append([row.config, row.seed, inputs_read, list(row.params), records])
         items.append(
             [
                 s.id,
-                _relative(s.image, root),
-                _stat(s.image),
-                _relative(s.mask, root),
-                _stat(s.mask),
+                *inputs(s.image),
+                *inputs(s.mask),
                 item.label,
                 item.split,
                 item.fold,
@@ -250,7 +267,7 @@ def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path
             "items": items,
             "classes": class_names,
             "recipes": {c: mf.config_entry(c).to_dict() for c in plan.configs},
-            "versions": build_versions(),
+            "versions": versions or build_versions(),
             "num_shards": plan.num_shards,
         }
     )
@@ -419,7 +436,8 @@ def run_build(opts: BuildOptions) -> BuildReport:
 def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> BuildReport:
     root = Path(opts.sources)
     class_names = [c.name for c in inv.classes]
-    fingerprints = [shard_fingerprint(plan, i, class_names, root) for i in range(plan.num_shards)]
+    inputs, versions = _Inputs(root), build_versions()
+    fingerprints = [shard_fingerprint(plan, i, class_names, root, inputs, versions) for i in range(plan.num_shards)]
     # From here on the folder changes: the old manifest no longer describes it, so it goes first
     # (after what it listed is remembered), and the new one is written last.
     _remember_written(out, _written(out))
