@@ -17,7 +17,8 @@ source file's bytes for `original`):
   outside the timed part), nothing else: no scenario pixels, no Parquet, no hashing, no imports.
 
 Peak RSS is the OS's: `getrusage` of the child itself (the driver) and of its own children (the largest
-worker process). Medians of `--runs` runs with min-max.
+worker process); CPU seconds are the child's and its children's (user + system), which a shared machine
+disturbs less than wall time. Medians of `--runs` runs with min-max.
 """
 
 from __future__ import annotations
@@ -219,8 +220,10 @@ CHILDREN = {"ours": _child_ours, "naive": _child_naive, "floor": _child_floor}
 
 def _child(kind: str, sources: str, out: str, n: int, configs: str) -> None:
     result = CHILDREN[kind](Path(sources), Path(out), n, _configs(configs))
-    result["rss_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["rss_children"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["rss_self"] = me.ru_maxrss / 1024
+    result["rss_children"] = children.ru_maxrss / 1024
+    result["cpu"] = me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
     print("RESULT " + json.dumps(result))
 
 
@@ -300,15 +303,16 @@ def _report(args, configs, kinds, results, load) -> None:
         f"{args.sources} sources of {SIZE_TEXT}, {len(configs)} configs, {rows[kinds[1]]} rows; "
         f"{args.runs} runs, median (min-max); load average after: {load[0]:.2f} {load[1]:.2f}\n"
     )
-    print(f"{'run':<34} {'rows':>6} {'s':>18} {'rows/s':>22} {'peak RSS MB driver/worker':>26}")
+    print(f"{'run':<34} {'rows':>6} {'s':>18} {'rows/s':>22} {'CPU s':>18} {'peak RSS MB driver/worker':>26}")
     rate = {k: [r["rows"] / r["seconds"] for r in results[k]] for k in kinds}
     for kind, n in kinds:
         names = {"floor": "floor (decode+encode only)", "ours": "ours, --workers", "naive": "naive datasets, num_proc"}
         label = names[kind] if kind == "floor" else f"{names[kind]} {n}"
         rs = results[(kind, n)]
         rss = f"{max(r['rss_self'] for r in rs):.0f} / {max(r['rss_children'] for r in rs):.0f}"
+        cpu = _stats([r["cpu"] for r in rs]) if kind != "floor" else "-"
         print(f"{label:<34} {rs[0]['rows']:>6} {_stats([r['seconds'] for r in rs]):>18} "
-              f"{_stats(rate[(kind, n)]):>22} {rss:>26}")
+              f"{_stats(rate[(kind, n)]):>22} {cpu:>18} {rss:>26}")
     print()
     runs = range(args.runs)
 
@@ -318,6 +322,9 @@ def _report(args, configs, kinds, results, load) -> None:
 
     workers = sorted(n for k, n in kinds if k == "ours")
     print(f"ours (1 worker) time / floor time     : {ratio(('floor', 1), ('ours', 1))}   (goal <= 1.3)")
+    if ("naive", 1) in results and ("ours", 1) in results:
+        cpu = [results[("naive", 1)][i]["cpu"] / results[("ours", 1)][i]["cpu"] for i in runs]
+        print(f"naive / ours CPU seconds, 1 process   : {statistics.median(cpu):.2f}x ({min(cpu):.2f}-{max(cpu):.2f})")
     for n in workers:
         print(f"ours / naive, {n} process(es)          : {ratio(('ours', n), ('naive', n))}   (goal > 1)")
     best = max((("naive", n) for n in workers), key=lambda k: statistics.median(rate[k]))
