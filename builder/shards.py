@@ -20,7 +20,7 @@ from ximagenet12.provenance import sha256_file
 ROW_GROUP_BYTES = 64 << 20
 # What the open writers of one shard job may buffer together (a job has one writer per config and split,
 # 36 for a full build): over it, the fullest writers flush a (smaller) row group each.
-BUFFER_BUDGET_BYTES = 64 << 20
+BUFFER_BUDGET_BYTES = 48 << 20
 ROW_GROUP_HARD_BYTES = 200 << 20
 ROW_GROUP_MIN_ROWS = 100
 ROW_GROUP_MAX_ROWS = 1000

@@ -70,7 +70,7 @@ class Loaded:
         return len(self.data) + self.rgb.nbytes + self.mask.nbytes
 
 
-CACHE_BYTES = 96 << 20
+CACHE_BYTES = 48 << 20
 
 
 def _signature(*paths: str) -> tuple | None:
