@@ -1,225 +1,350 @@
-"""Build throughput: our pipeline against the naive `datasets` way, the authors' way and the decode+encode floor.
+"""Build throughput: our pipeline against the naive same-bytes `datasets` way and the decode+encode floor.
 
-    python bench/build.py [--sources 96] [--configs all]
+    python bench/build.py [--sources 250] [--runs 3] [--configs all]
     python bench/build.py --engine ray [--runs 5]   # the local pool beside Ray, 1 and 2 workers (bench/_engines.py)
 
-Everything runs in this process or its children in one go, on the same inputs (the shipped sample
-scaled up to 500x375 sources), so the ratios hold though the absolute numbers drift.
+Every measurement runs in a fresh child process, in interleaved order (one round of every kind, then the
+next round), on the same inputs: the shipped sample scaled up to 500x375 sources plus background photos,
+so that all 18 configs are built. Each kind builds the same rows (the builder's own plan: same seeds, same
+partners and photos) and stores the same bytes (JPEG q95, the same PNG settings for RGBA and masks, the
+source file's bytes for `original`):
+
+- ours: `ximagenet12 build SOURCES --out DIR --workers N` at its default settings; wall time of the process.
+- naive: what a competent `datasets` user writes: one generator that decodes each source once and yields
+  every row of it (partners and photos through an LRU cache of decoded pixels), `Dataset.from_generator`
+  (with `num_proc`), then one `to_parquet` per config and split; wall time of the process.
+- floor: decode each input once and encode each stored output once (the real output pixels, computed
+  outside the timed part), nothing else: no scenario pixels, no Parquet, no hashing, no imports.
+
+Peak RSS is the OS's: `getrusage` of the child itself (the driver) and of its own children (the largest
+worker process); CPU seconds are the child's and its children's (user + system; the floor's: its timed parts), which a
+shared machine disturbs less than wall time. Medians of `--runs` runs with min-max.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sources import scaled_sample
-
-from ximagenet12 import imageio
-from ximagenet12.scenarios import SCENARIOS, apply
 
 FULL_RELEASE_SOURCES = 15_410
-NAIVE_CONFIGS = ("blur_bg", "color_r", "seg_img", "transparent")
+SIZE_TEXT = "500x375"
+ALL_CONFIGS = "all"
 
 
-def _load(root: Path) -> list[tuple[Path, Path]]:
-    return [
-        (img, root / "standard_masks" / img.parent.name / f"{img.stem}.png")
-        for img in sorted((root / "image").rglob("*.JPEG"))
-    ]
+def _configs(spec: str) -> tuple[str, ...]:
+    from ximagenet12.scenarios import SCENARIOS
+
+    return tuple(n for n in SCENARIOS if n != "ai_bg") if spec == ALL_CONFIGS else tuple(spec.split(","))
 
 
-def _run_ours(sources: Path, out: Path, workers: int, configs: str, per_shard: int) -> tuple[float, int, float]:
-    """Seconds, rows and the largest process's peak RSS (MB) of a `ximagenet12 build` in a child process."""
-    argv = [
-        "build",
-        str(sources),
-        "--out",
-        str(out),
-        "--workers",
-        str(workers),
-        "--no-progress",
-        "--configs",
-        configs,
-        "--sources-per-shard",
-        str(per_shard),
-    ]
-    code = f"import sys; from ximagenet12_builder.cli import main; sys.exit(main({argv!r}))"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(proc.stdout + proc.stderr)
-    rss = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-    rows = int(next(line for line in proc.stdout.splitlines() if " rows in " in line).split()[0])
-    return seconds, rows, rss
+def _plan(sources: Path, configs: tuple[str, ...]):
+    """The builder's plan of these sources: the rows every kind builds."""
+    from ximagenet12_builder.plan import make_plan
+    from ximagenet12_builder.sources import discover, load_classes
+
+    inv = discover(sources, classes=load_classes(sources / "classes.json"))
+    return inv, make_plan(inv, configs)
 
 
-def _kwargs(name: str, pairs: list[tuple[np.ndarray, np.ndarray]], i: int) -> dict:
-    extra = SCENARIOS[name].extra
-    other, other_mask = pairs[(i + 1) % len(pairs)]
-    if extra is None:
-        return {}
-    return {"background": other, "background_mask": other_mask} if "background_mask" in extra.arguments else {
-        "background": other
-    }
+# --- the children -----------------------------------------------------------------------------------
 
 
-def _naive_datasets(files: list[tuple[Path, Path]], out: Path, configs: tuple[str, ...]) -> tuple[float, int]:
-    """`Dataset.from_generator` yielding PIL images into Image() columns, then `to_parquet`, per config."""
+def _child_ours(sources: Path, out: Path, workers: int, configs: tuple[str, ...]) -> dict:
+    from ximagenet12_builder.cli import main
+
+    argv = ["build", str(sources), "--out", str(out), "--workers", str(workers), "--no-progress"]
+    if configs != _configs(ALL_CONFIGS):
+        argv += ["--configs", ",".join(configs)]
+    code = main(argv)
+    if code:
+        raise SystemExit(f"build exited {code}")
+    from ximagenet12.manifest import read_manifest
+
+    return {"rows": sum(f.num_rows for f in read_manifest(out).files)}
+
+
+def _naive_rows(items):
+    """The generator: each source decoded once, every row of it yielded with the bytes ours stores."""
+    import functools
+
+    from ximagenet12 import imageio
+    from ximagenet12.masks import load_mask
+    from ximagenet12.masks.variants import parse_variant
+    from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply, scenario_of
+
+    @functools.lru_cache(maxsize=256)
+    def decoded(image: str, mask: str | None):
+        rgb = imageio.read_rgb(image).rgb
+        return rgb, (load_mask(mask, expected_shape=rgb.shape) if mask else None)
+
+    for item in items:
+        s = item.source
+        rgb, mask = decoded(s.image, s.mask)
+        mask_png = imageio.encode_png(mask)
+        for row in item.rows:
+            config = scenario_of(row.config)
+            if row.config == "original":
+                image = {"bytes": Path(s.image).read_bytes(), "path": f"{s.id}{Path(s.image).suffix.lower()}"}
+                out_mask, params = mask, {"seed": row.seed}
+            else:
+                kwargs = {}
+                if row.partners:
+                    other, other_mask = decoded(row.partners[0].image, row.partners[0].mask)
+                    if row.mask_variant:
+                        other_mask = parse_variant(row.mask_variant)(other_mask)
+                    kwargs = {"background": other, "background_mask": other_mask}
+                elif row.backgrounds:
+                    kwargs = {"background": decoded(row.backgrounds[0].path, None)[0]}
+                try:
+                    pixels, out_mask, params = apply(config, rgb, mask, seed=row.seed, **kwargs)
+                except ScenarioError:
+                    continue  # ours rejects the row too
+                if SCENARIOS[config].encoding == "png":
+                    image = {"bytes": imageio.encode_png(pixels), "path": f"{s.id}.png"}
+                else:
+                    image = {"bytes": imageio.encode_jpeg(pixels), "path": f"{s.id}.jpg"}
+            out_png = mask_png if out_mask is mask else imageio.encode_png(out_mask)
+            yield {
+                "image": image,
+                "mask": {"bytes": out_png, "path": f"{s.id}.mask.png"},
+                "label": item.label,
+                "wnid": s.wnid,
+                "source_id": s.id,
+                "scenario": row.config,
+                "background_id": row.background_id,
+                "params": json.dumps({**params, **dict(row.params)}, sort_keys=True, separators=(",", ":")),
+                "fold": item.fold,
+                "split": item.split,
+            }
+
+
+def _child_naive(sources: Path, out: Path, num_proc: int, configs: tuple[str, ...]) -> dict:
     import datasets
-    from PIL import Image
 
     from ximagenet12.features import features
 
-    feats = features(sorted({img.parent.name for img, _ in files}))
-    names = feats["label"].names
-    rows = 0
-    start = time.perf_counter()
-    for name in configs:
-
-        def gen(name=name):
-            pairs = [(imageio.read_rgb(str(i)).rgb, cv2.imread(str(m), cv2.IMREAD_GRAYSCALE)) for i, m in files]
-            for k, ((img_path, _), (rgb, mask)) in enumerate(zip(files, pairs, strict=True)):
-                image, out_mask, params = apply(name, rgb, mask, seed=k, **_kwargs(name, pairs, k))
-                yield {
-                    "image": Image.fromarray(image),
-                    "mask": Image.fromarray(out_mask),
-                    "label": names.index(img_path.parent.name),
-                    "wnid": img_path.parent.name,
-                    "source_id": img_path.stem,
-                    "scenario": name,
-                    "background_id": None,
-                    "params": str(params),
-                    "fold": 0,
-                }
-
-        ds = datasets.Dataset.from_generator(gen, features=feats, cache_dir=str(out / "cache"), keep_in_memory=False)
-        ds.to_parquet(str(out / f"{name}.parquet"))
-        rows += len(ds)
-    return time.perf_counter() - start, rows
+    inv, plan = _plan(sources, configs)
+    class_names = [c.name for c in inv.classes]
+    feats = datasets.Features({**features(class_names), "split": datasets.Value("string")})
+    items = list(plan.items)
+    ds = datasets.Dataset.from_generator(
+        _naive_rows,
+        features=feats,
+        gen_kwargs={"items": items},
+        num_proc=num_proc if num_proc > 1 else None,
+        cache_dir=str(out / "cache"),
+    )
+    keys = list(zip(ds["scenario"], ds["split"], strict=True))
+    for config, split in sorted(set(keys)):
+        part = ds.select([i for i, k in enumerate(keys) if k == (config, split)]).remove_columns("split")
+        (out / "data" / config).mkdir(parents=True, exist_ok=True)
+        part.to_parquet(str(out / "data" / config / f"{split}.parquet"))
+    return {"rows": len(ds)}
 
 
-def _authors_np_where(image: np.ndarray, mask3: np.ndarray, name: str, other: np.ndarray) -> np.ndarray:
-    """The authors' style: 3-channel masks and np.where on whole images."""
-    if name == "blur_bg":
-        return np.where(mask3 == 0, cv2.GaussianBlur(image, (15, 15), 3), image)
-    if name == "color_r":
-        hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
-        hsv[..., 0] = np.where(mask3[..., 0] == 0, 170, hsv[..., 0])
-        return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
-    if name == "seg_img":
-        return np.where(mask3 == 0, 0, image).astype(np.uint8)
-    if name == "rand_bg":
-        fg = cv2.resize(np.where(mask3 == 0, 0, image).astype(np.uint8), other.shape[1::-1])
-        return cv2.addWeighted(other, 1, fg, 1, 0)
-    raise KeyError(name)
+def _child_floor(sources: Path, out: Path, _: int, configs: tuple[str, ...]) -> dict:
+    """Time only: one decode per input, one encode per distinct stored output, of the real pixels."""
+    import cv2
+    import numpy as np
 
+    from ximagenet12 import imageio
+    from ximagenet12.masks import mask_from_png
+    from ximagenet12.masks.variants import parse_variant
+    from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply, scenario_of
 
-def _authors_way(files: list[tuple[Path, Path]], out: Path, configs: tuple[str, ...]) -> tuple[float, int]:
-    """One pass per scenario re-reading image and mask, `cv2.imwrite` of each result (transparent as Pillow PNG)."""
-    from PIL import Image
-
-    rows = 0
-    start = time.perf_counter()
-    for name in configs:
-        folder = out / name
-        folder.mkdir(parents=True)
-        for k, (img_path, mask_path) in enumerate(files):
-            image = cv2.imread(str(img_path))
-            mask3 = cv2.imread(str(mask_path))
-            if name == "transparent":
-                rgba = np.dstack([image[..., ::-1], np.where(mask3[..., 0] == 0, 0, 255).astype(np.uint8)])
-                Image.fromarray(rgba).save(folder / f"{img_path.stem}.png")
-            else:
-                other = cv2.imread(str(files[(k + 1) % len(files)][0]))
-                cv2.imwrite(str(folder / f"{img_path.stem}.jpg"), _authors_np_where(image, mask3, name, other))
+    cv2.setNumThreads(1)
+    _, plan = _plan(sources, configs)
+    inputs = {}
+    for item in plan.items:
+        inputs[item.source.image] = (item.source.image, item.source.mask)
+        for row in item.rows:
+            for p in row.partners[:1]:
+                inputs[p.image] = (p.image, p.mask)
+            for b in row.backgrounds[:1]:
+                inputs[b.path] = (b.path, None)
+    blobs = {k: (Path(i).read_bytes(), Path(m).read_bytes() if m else None) for k, (i, m) in inputs.items()}
+    seconds, cpu, rows, decoded = 0.0, 0.0, 0, {}
+    start, start_cpu = time.perf_counter(), time.process_time()
+    for key, (image, mask) in blobs.items():  # every input decoded once (sources, partners, photos)
+        rgb = imageio.decode_rgb(image).rgb
+        decoded[key] = (rgb, mask_from_png(mask) if mask is not None else None)
+    seconds, cpu = seconds + time.perf_counter() - start, cpu + time.process_time() - start_cpu
+    for item in plan.items:
+        rgb, mask = decoded[item.source.image]
+        outputs = []
+        for row in item.rows:  # the real outputs, not timed
+            if row.config == "original":
+                outputs.append((None, mask))
+                rows += 1
+                continue
+            kwargs = {}
+            if row.partners:
+                other, other_mask = decoded[row.partners[0].image]
+                if row.mask_variant:
+                    other_mask = parse_variant(row.mask_variant)(other_mask)
+                kwargs = {"background": other, "background_mask": other_mask}
+            elif row.backgrounds:
+                kwargs = {"background": decoded[row.backgrounds[0].path][0]}
+            try:
+                pixels, out_mask, _ = apply(scenario_of(row.config), rgb, mask, seed=row.seed, **kwargs)
+            except ScenarioError:
+                continue  # ours rejects the row too
             rows += 1
-    return time.perf_counter() - start, rows
+            png = SCENARIOS[scenario_of(row.config)].encoding == "png"
+            outputs.append((("png", pixels) if png else pixels, out_mask))
+        masks = {id(m): m for _, m in outputs}
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for pixels, _ in outputs:
+            if isinstance(pixels, tuple):
+                imageio.encode_png(pixels[1])
+            elif pixels is not None:
+                imageio.encode_jpeg(pixels)
+        for m in masks.values():
+            imageio.encode_png(np.ascontiguousarray(m))
+        seconds, cpu = seconds + time.perf_counter() - start, cpu + time.process_time() - start_cpu
+    return {"rows": rows, "seconds": seconds, "timed_cpu": cpu}
 
 
-def _floor(files: list[tuple[Path, Path]], configs: tuple[str, ...]) -> float:
-    """Rows/s of the least any build must do: decode each source and mask once, encode each row's image.
+CHILDREN = {"ours": _child_ours, "naive": _child_naive, "floor": _child_floor}
 
-    Each row is encoded as it is stored (JPEG, or PNG for RGBA), plus one mask PNG per source;
-    no scenario pixels, no Parquet, no hashing.
-    """
-    data = [(p.read_bytes(), m.read_bytes()) for p, m in files]
+
+def _child(kind: str, sources: str, out: str, n: int, configs: str) -> None:
+    result = CHILDREN[kind](Path(sources), Path(out), n, _configs(configs))
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    result["rss_self"] = me.ru_maxrss / 1024
+    result["rss_children"] = children.ru_maxrss / 1024
+    result["cpu"] = result.pop("timed_cpu", me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime)
+    print("RESULT " + json.dumps(result))
+
+
+# --- the driver -------------------------------------------------------------------------------------
+
+
+def _measure(kind: str, sources: Path, out: Path, n: int, configs: str) -> dict:
+    argv = [sys.executable, __file__, "--child", kind, str(sources), str(out), str(n), configs]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     start = time.perf_counter()
-    for blob, mask_blob in data:
-        rgb = imageio.decode_rgb(blob).rgb
-        mask = cv2.imdecode(np.frombuffer(mask_blob, np.uint8), cv2.IMREAD_GRAYSCALE)
-        imageio.encode_png(mask)
-        for name in configs:
-            if SCENARIOS[name].mode == "RGBA":
-                imageio.encode_png(np.dstack([rgb, mask]))
-            elif name != "original":
-                imageio.encode_jpeg(rgb)
-    return len(data) * len(configs) / (time.perf_counter() - start)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"{kind} {n}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    result = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    result.setdefault("seconds", wall)
+    return result
+
+
+def _with_backgrounds(root: Path, count: int = 12) -> None:
+    """`backgrounds/`: photos for rand_bg (the sample's photos turned upside down; only their pixels matter)."""
+    import cv2
+
+    from ximagenet12 import imageio
+
+    folder = root / "backgrounds"
+    folder.mkdir(exist_ok=True)
+    images = sorted((root / "image").rglob("*.JPEG"))[:count]
+    for k, path in enumerate(images):
+        rgb = imageio.read_rgb(str(path)).rgb
+        (folder / f"bg_{k:03d}.jpg").write_bytes(imageio.encode_jpeg(cv2.flip(rgb, -1), 90))
+
+
+def _stats(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sources", type=int, default=240)
-    parser.add_argument("--configs", default=",".join(n for n in SCENARIOS if n != "ai_bg"))
+    parser.add_argument("--sources", type=int, default=250)
+    parser.add_argument("--configs", default=ALL_CONFIGS, help="comma-separated, or 'all' (every one but ai_bg)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", default="1,2", help="worker / num_proc counts to measure")
     parser.add_argument("--engine", choices=("local", "ray"), default="local", help="ray: local pool beside Ray")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each build with --engine ray")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    cv2.setNumThreads(1)
-    configs = tuple(args.configs.split(","))
+    if args.child:
+        return _child(args.child[0], args.child[1], args.child[2], int(args.child[3]), args.child[4])
+
+    from _sources import scaled_sample
+
+    configs = _configs(args.configs)
+    workers = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sources = scaled_sample(tmp / "src", args.sources)
+        _with_backgrounds(sources)
         if args.engine == "ray":
             from _engines import compare_engines
 
             per_shard = max(1, -(-args.sources // 8))
             return compare_engines(sources, tmp, configs, per_shard, args.runs, FULL_RELEASE_SOURCES)
-        files = _load(sources)
-        print(f"{len(files)} sources of {SIZE_TEXT}, {len(configs)} configs\n")
+        kinds = [("floor", 1)] + [("ours", w) for w in workers] + [("naive", w) for w in workers]
+        results: dict[tuple[str, int], list[dict]] = {k: [] for k in kinds}
+        for run in range(args.runs):
+            for kind, n in kinds:
+                out = tmp / f"{kind}{n}_{run}"
+                results[(kind, n)].append(_measure(kind, sources, out, n, args.configs))
+                subprocess.run(["rm", "-rf", str(out)], check=True)
+        load = os.getloadavg()
+    _report(args, configs, kinds, results, load)
 
-        per_shard = max(1, -(-len(files) // 8))
-        t1, rows1, rss1 = _run_ours(sources, tmp / "ours1", 1, args.configs, per_shard)
-        t2, rows2, rss2 = _run_ours(sources, tmp / "ours2", 2, args.configs, per_shard)
-        naive_configs = tuple(c for c in NAIVE_CONFIGS if c in configs)
-        tn, rowsn = _naive_datasets(files, tmp / "naive", naive_configs)
-        authors_configs = tuple(c for c in ("blur_bg", "color_r", "seg_img", "rand_bg", "transparent") if c in configs)
-        ta, rowsa = _authors_way(files, tmp / "authors", authors_configs)
-        floor = _floor(files, configs)
 
-    ours1, ours2, naive, authors = rows1 / t1, rows2 / t2, rowsn / tn, rowsa / ta
-    full_rows = FULL_RELEASE_SOURCES * rows1 / len(files)
-    print(f"{'run':<44} {'rows':>6} {'s':>7} {'rows/s':>8}")
-    for label, rows, seconds in (
-        ("ours, 1 worker (process start included)", rows1, t1),
-        ("ours, 2 workers", rows2, t2),
-        (f"naive datasets from_generator+to_parquet ({len(naive_configs)} configs)", rowsn, tn),
-        (f"authors' way, per-scenario scripts ({len(authors_configs)} configs)", rowsa, ta),
-    ):
-        print(f"{label:<44} {rows:>6} {seconds:>7.2f} {rows / seconds:>8.1f}")
-    print(f"{'floor: decode once, encode each row as stored':<44} {'':>6} {'':>7} {floor:>8.1f}")
-    print()
-    print(f"ours (1 worker) / naive datasets : {ours1 / naive:5.2f}x   (goal >= 3)")
-    print(f"ours (1 worker) / authors' way   : {ours1 / authors:5.2f}x   (goal >= 1.5)")
-    print(f"floor / ours (1 worker)          : {floor / ours1:5.2f}x   (goal <= 2)")
-    print(f"2 workers / 1 worker             : {ours2 / ours1:5.2f}x")
-    print(f"peak RSS of one process          : {rss1:.0f} MB (1 worker), {rss2:.0f} MB (2 workers)")
+def _report(args, configs, kinds, results, load) -> None:
+    rows = {k: results[k][0]["rows"] for k in kinds}
     print(
-        f"projected full release           : {FULL_RELEASE_SOURCES} sources x {rows1 / len(files):.1f} rows = "
-        f"{full_rows:,.0f} rows in {full_rows / ours2 / 60:.1f} min with 2 workers (goal <= 30)"
+        f"{args.sources} sources of {SIZE_TEXT}, {len(configs)} configs, {rows[kinds[1]]} rows; "
+        f"{args.runs} runs, median (min-max); load average after: {load[0]:.2f} {load[1]:.2f}\n"
+    )
+    print(f"{'run':<34} {'rows':>6} {'s':>18} {'rows/s':>22} {'CPU s':>18} {'peak RSS MB driver/worker':>26}")
+    rate = {k: [r["rows"] / r["seconds"] for r in results[k]] for k in kinds}
+    for kind, n in kinds:
+        names = {"floor": "floor (decode+encode only)", "ours": "ours, --workers", "naive": "naive datasets, num_proc"}
+        label = names[kind] if kind == "floor" else f"{names[kind]} {n}"
+        rs = results[(kind, n)]
+        rss = f"{max(r['rss_self'] for r in rs):.0f} / {max(r['rss_children'] for r in rs):.0f}"
+        cpu = _stats([r["cpu"] for r in rs])
+        print(f"{label:<34} {rs[0]['rows']:>6} {_stats([r['seconds'] for r in rs]):>18} "
+              f"{_stats(rate[(kind, n)]):>22} {cpu:>18} {rss:>26}")
+    print()
+    runs = range(args.runs)
+
+    def ratio(a, b) -> str:
+        values = [rate[a][i] / rate[b][i] for i in runs]
+        return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
+
+    workers = sorted(n for k, n in kinds if k == "ours")
+    print(f"ours (1 worker) time / floor time     : {ratio(('floor', 1), ('ours', 1))}   (goal <= 1.3)")
+    floor_cpu = [results[("ours", 1)][i]["cpu"] / results[("floor", 1)][i]["cpu"] for i in runs]
+    print(f"ours (1 worker) / floor CPU seconds   : {statistics.median(floor_cpu):.2f}x "
+          f"({min(floor_cpu):.2f}-{max(floor_cpu):.2f})   (goal <= 1.3)")
+    if ("naive", 1) in results and ("ours", 1) in results:
+        cpu = [results[("naive", 1)][i]["cpu"] / results[("ours", 1)][i]["cpu"] for i in runs]
+        print(f"naive / ours CPU seconds, 1 process   : {statistics.median(cpu):.2f}x ({min(cpu):.2f}-{max(cpu):.2f})")
+    for n in workers:
+        print(f"ours / naive, {n} process(es)          : {ratio(('ours', n), ('naive', n))}   (goal > 1)")
+    best = max((("naive", n) for n in workers), key=lambda k: statistics.median(rate[k]))
+    print(
+        f"ours ({workers[-1]} workers) / naive at best ({best[1]}) : {ratio(('ours', workers[-1]), best)}   (goal > 1)"
+    )
+    if len(workers) > 1:
+        scaling = ratio(("ours", workers[-1]), ("ours", 1))
+        print(f"{workers[-1]} workers / 1 worker                : {scaling}   (goal >= 1.8)")
+    per_row = statistics.median(rate[("ours", workers[-1])])
+    full_rows = FULL_RELEASE_SOURCES * rows[("ours", 1)] / args.sources
+    print(
+        f"projected full release                : {FULL_RELEASE_SOURCES} sources x "
+        f"{rows[('ours', 1)] / args.sources:.1f} rows = {full_rows:,.0f} rows in {full_rows / per_row / 60:.1f} min "
+        f"with {workers[-1]} workers (goal <= 5)"
     )
 
-
-SIZE_TEXT = "500x375"
 
 if __name__ == "__main__":
     main()

@@ -33,7 +33,7 @@ from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
 from .engines import DISK_FULL, Engine
 from .engines.local import LocalEngine
-from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD, Plan, make_plan
+from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan
 from .shards import SHARD_PARTIAL
 from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
 from .worker import Progress, ShardJob, ShardResult
@@ -73,7 +73,7 @@ class BuildOptions:
     backgrounds: Path | None = None
     ai_backgrounds: Path | None = None
     classes: Path | None = None
-    sources_per_shard: int = SOURCES_PER_SHARD
+    sources_per_shard: int | None = None  # None: plan.default_sources_per_shard
     progress: bool = True
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
     mask_variants: tuple[str, ...] = ()
@@ -119,7 +119,8 @@ def _positive(value: object, option: str) -> None:
 
 def validate_options(opts: BuildOptions) -> tuple[str, ...] | None:
     """Check every option before anything is read or written; returns the configs asked for (deduplicated)."""
-    _positive(opts.sources_per_shard, "--sources-per-shard")
+    if opts.sources_per_shard is not None:
+        _positive(opts.sources_per_shard, "--sources-per-shard")
     _positive(opts.workers, "--workers")
     if opts.mixed_rand_rule not in MIXED_RAND_RULES:
         raise BuildError(f"--mixed-rand must be one of {', '.join(MIXED_RAND_RULES)}, got {opts.mixed_rand_rule!r}")
@@ -200,8 +201,9 @@ def default_configs(inv: Inventory) -> tuple[str, ...]:
 
 def _relative(path: str, root: Path) -> str:
     """`path` relative to SOURCES (a symbolic link named, not its target), else as it is."""
-    pairs = ((os.path.abspath(path), os.path.abspath(root)), (Path(path).resolve(), root.resolve()))
-    for whole, base in pairs:
+    pairs = (lambda: (os.path.abspath(path), os.path.abspath(root)), lambda: (Path(path).resolve(), root.resolve()))
+    for pair in pairs:  # resolving (a system call per path component) only when the plain paths do not tell
+        whole, base = pair()
         try:
             return Path(whole).relative_to(base).as_posix()
         except ValueError:
@@ -219,24 +221,41 @@ def _stat(path: str | None) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
-def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path) -> str:
+class _Inputs:
+    """Each input file's path relative to SOURCES and its (size, mtime), looked up once per build."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._facts: dict[str, list] = {}
+
+    def __call__(self, path: str) -> list:
+        facts = self._facts.get(path)
+        if facts is None:
+            facts = self._facts[path] = [_relative(path, self.root), _stat(path)]
+        return facts
+
+
+def shard_fingerprint(
+    plan: Plan, index: int, class_names: list[str], root: Path, inputs: _Inputs | None = None,
+    versions: dict | None = None,
+) -> str:
     """What a shard's bytes depend on: its rows, every input they may read (sizes, times), recipes, versions."""
+    inputs = inputs or _Inputs(root)
     items = []
     for item in plan.shard(index):
         s = item.source
         rows = []
         for row in item.rows:
-            inputs = [c.image for c in row.partners] + [c.path for c in row.backgrounds]
             records = [c.record for c in row.backgrounds if c.record is not None]
-            inputs_read = [[_relative(p, root), _stat(p)] for p in inputs]
+            # A partner's mask is read too: its tiled background depends on it.
+            inputs_read = [inputs(c.image) + inputs(c.mask) for c in row.partners]
+            inputs_read += [inputs(c.path) for c in row.backgrounds]
             rows.append([row.config, row.seed, inputs_read, list(row.params), records])
         items.append(
             [
                 s.id,
-                _relative(s.image, root),
-                _stat(s.image),
-                _relative(s.mask, root),
-                _stat(s.mask),
+                *inputs(s.image),
+                *inputs(s.mask),
                 item.label,
                 item.split,
                 item.fold,
@@ -248,7 +267,7 @@ def shard_fingerprint(plan: Plan, index: int, class_names: list[str], root: Path
             "items": items,
             "classes": class_names,
             "recipes": {c: mf.config_entry(c).to_dict() for c in plan.configs},
-            "versions": build_versions(),
+            "versions": versions or build_versions(),
             "num_shards": plan.num_shards,
         }
     )
@@ -417,7 +436,8 @@ def run_build(opts: BuildOptions) -> BuildReport:
 def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> BuildReport:
     root = Path(opts.sources)
     class_names = [c.name for c in inv.classes]
-    fingerprints = [shard_fingerprint(plan, i, class_names, root) for i in range(plan.num_shards)]
+    inputs, versions = _Inputs(root), build_versions()
+    fingerprints = [shard_fingerprint(plan, i, class_names, root, inputs, versions) for i in range(plan.num_shards)]
     # From here on the folder changes: the old manifest no longer describes it, so it goes first
     # (after what it listed is remembered), and the new one is written last.
     _remember_written(out, _written(out))

@@ -20,7 +20,13 @@ from ximagenet12.scenarios import NO_MASK_VARIANTS, SCENARIOS, scenario_of
 from .sources import TIGER_CAT, Background, Inventory, Rejected, Source
 
 DEFAULT_SEED = 20231012
+# Default shard sizing (no --sources-per-shard): at least MIN_SHARDS shards once there are MIN_SHARDS x
+# MIN_SOURCES_PER_SHARD sources, so that up to 8 workers all have work on a build of 256 sources or more, and
+# at most SOURCES_PER_SHARD sources per shard. It depends on the number of sources only, never on --workers:
+# the shard count is in the file names, so the bytes would otherwise change with the worker count.
 SOURCES_PER_SHARD = 2000
+MIN_SHARDS = 8
+MIN_SOURCES_PER_SHARD = 32
 # How many candidates a paired row carries: the drawn one first, then deterministic fall-backs,
 # so that a bad photo or partner costs only its own rows.
 CANDIDATES = 8
@@ -176,12 +182,18 @@ def _why_not_built(config: str, inv: Inventory, present: list[str], rule: str) -
     return "the sources are all of one class, so there is no partner of another class"
 
 
+def default_sources_per_shard(sources: int) -> int:
+    """Sources per shard when none is asked for: shards of nearly equal size, see MIN_SHARDS."""
+    shards = max(math.ceil(sources / SOURCES_PER_SHARD), min(MIN_SHARDS, math.ceil(sources / MIN_SOURCES_PER_SHARD)))
+    return max(1, math.ceil(sources / max(1, shards)))
+
+
 def make_plan(
     inv: Inventory,
     configs: tuple[str, ...],
     *,
     seed: int = DEFAULT_SEED,
-    sources_per_shard: int = SOURCES_PER_SHARD,
+    sources_per_shard: int | None = None,
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE,
     mask_variants: tuple[MaskVariant, ...] = (),
 ) -> Plan:
@@ -251,7 +263,8 @@ def make_plan(
     not_built |= {v: not_built[scenario_of(v)] for v in variants if scenario_of(v) in not_built}
     rejected = [r for r in rejected if r.reason.split(":")[0] not in not_built]
     specs = tuple(v.spec for v in mask_variants)
-    return Plan(tuple(configs) + variants, seed, sources_per_shard, items, rejected, not_built, mixed_rand_rule, specs)
+    per_shard = sources_per_shard or default_sources_per_shard(len(items))
+    return Plan(tuple(configs) + variants, seed, per_shard, items, rejected, not_built, mixed_rand_rule, specs)
 
 
 def _variant_configs(configs: tuple[str, ...], variants: tuple[MaskVariant, ...]) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,9 @@ from ximagenet12.manifest import SHARD_NAME, FileEntry
 from ximagenet12.provenance import sha256_file
 
 ROW_GROUP_BYTES = 64 << 20
+# What the open writers of one shard job may buffer together (a job has one writer per config and split,
+# 36 for a full build): over it, the fullest writers flush a (smaller) row group each.
+BUFFER_BUDGET_BYTES = 48 << 20
 ROW_GROUP_HARD_BYTES = 200 << 20
 ROW_GROUP_MIN_ROWS = 100
 ROW_GROUP_MAX_ROWS = 1000
@@ -70,6 +74,10 @@ class ShardWriter:
         ):
             self.flush()
 
+    @property
+    def buffered_bytes(self) -> int:
+        return self._buffered_bytes
+
     def flush(self) -> None:
         """Write the buffered rows as one row group."""
         rows = len(self._columns["image"])
@@ -101,3 +109,20 @@ class ShardWriter:
             pass
         finally:
             self._partial.unlink(missing_ok=True)
+
+
+def flush_over_budget(writers: Iterable[ShardWriter], budget: int = BUFFER_BUDGET_BYTES) -> None:
+    """Flush the fullest writers until all of them together buffer at most half of `budget`.
+
+    Which writers flush, and so every row group's rows, follows only from the rows added so far: the
+    bytes stay the same whatever the worker count or order.
+    """
+    writers = list(writers)
+    total = sum(w.buffered_bytes for w in writers)
+    if total <= budget:
+        return
+    for writer in sorted(writers, key=lambda w: (-w.buffered_bytes, w.relpath)):
+        if total <= budget // 2:
+            break
+        total -= writer.buffered_bytes
+        writer.flush()

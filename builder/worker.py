@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,9 +18,10 @@ from ximagenet12.features import features
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
 from ximagenet12.masks.variants import parse_variant
 from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
+from ximagenet12.scenarios.functional import sharing
 
 from .plan import Row, SourcePlan
-from .shards import ShardWriter
+from .shards import ShardWriter, flush_over_budget
 from .sources import Rejected, Source
 
 Progress = Callable[[dict[str, int]], None]
@@ -68,39 +70,65 @@ class Loaded:
         return len(self.data) + self.rgb.nbytes + self.mask.nbytes
 
 
-CACHE_BYTES = 256 << 20
+CACHE_BYTES = 48 << 20
+
+
+def _signature(*paths: str) -> tuple | None:
+    """What tells a file changed since it was decoded: size, modification time and inode of each."""
+    out = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        out.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(out)
 
 
 class SourceLoader:
-    """Reads sources, partners and background photos, keeping the most recent in at most `capacity` bytes."""
+    """Reads sources, partners and background photos, keeping the most recent in at most `capacity` bytes.
+
+    An entry is used only while its files keep their size, time and inode, so one loader can serve every
+    shard job a process runs, across builds. `decodes` counts the images and masks actually decoded.
+    """
 
     def __init__(self, capacity: int = CACHE_BYTES):
-        self._cache: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], tuple[tuple | None, Any]] = OrderedDict()
         self._sizes: dict[tuple[str, str], int] = {}
-        self._coco: dict[str, dict | MaskError] = {}
+        self._total = 0
+        self._coco: dict[str, tuple[tuple | None, dict | MaskError]] = {}
         self.capacity = capacity
+        self.decodes = 0
 
-    def _cached(self, key: tuple[str, str]) -> Any:
-        value = self._cache.get(key)
-        if value is not None:
-            self._cache.move_to_end(key)
-        return value
+    def _cached(self, key: tuple[str, str], signature: tuple | None) -> Any:
+        entry = self._cache.get(key)
+        if entry is None or signature is None or entry[0] != signature:
+            return None
+        self._cache.move_to_end(key)
+        return entry[1]
 
-    def _remember(self, key: tuple[str, str], value: Any, size: int) -> Any:
-        self._cache[key] = value
+    def _remember(self, key: tuple[str, str], signature: tuple | None, value: Any, size: int) -> Any:
+        if key in self._cache:
+            self._total -= self._sizes[key]
+        self._cache[key] = (signature, value)
         self._sizes[key] = size
-        while sum(self._sizes.values()) > self.capacity and len(self._cache) > 1:
+        self._total += size
+        self._cache.move_to_end(key)
+        while self._total > self.capacity and len(self._cache) > 1:
             old, _ = self._cache.popitem(last=False)
-            del self._sizes[old]
+            self._total -= self._sizes.pop(old)
         return value
 
     def _coco_entry(self, source: Source):
-        if source.mask not in self._coco:
+        signature = _signature(source.mask)
+        known = self._coco.get(source.mask)
+        if known is None or known[0] != signature or signature is None:
             try:
-                self._coco[source.mask] = coco_index(source.mask)
+                known = (signature, coco_index(source.mask))
             except MaskError as exc:
-                self._coco[source.mask] = exc
-        index = self._coco[source.mask]
+                known = (signature, exc)
+            self._coco[source.mask] = known
+        index = known[1]
         if isinstance(index, MaskError):
             raise index
         entry = index.get(source.mask_key)
@@ -110,9 +138,11 @@ class SourceLoader:
 
     def source(self, source: Source) -> Loaded:
         """Decode a source and its mask; raises ImageDecodeError or MaskError naming the file."""
-        cached = self._cached(("source", source.image))
+        signature = _signature(source.image, source.mask)
+        cached = self._cached(("source", source.image), signature)
         if cached is not None:
             return cached
+        self.decodes += 1
         data = imageio.read_bytes(source.image)
         decoded = imageio.decode_rgb(data, source=source.image)
         shape = decoded.rgb.shape
@@ -128,15 +158,17 @@ class SourceLoader:
             mask = load_mask(source.mask, expected_shape=shape)
         mask = check_mask(mask, shape, source=source.mask)
         loaded = Loaded(data, decoded.rgb, mask, decoded.note, decoded.orientation, decoded.greyscale)
-        return self._remember(("source", source.image), loaded, loaded.nbytes)
+        return self._remember(("source", source.image), signature, loaded, loaded.nbytes)
 
     def photo(self, path: str) -> np.ndarray:
         """Decode a background photo or generated image to RGB; ImageDecodeError names the file."""
-        cached = self._cached(("photo", path))
+        signature = _signature(path)
+        cached = self._cached(("photo", path), signature)
         if cached is not None:
             return cached
+        self.decodes += 1
         rgb = imageio.read_rgb(path).rgb
-        return self._remember(("photo", path), rgb, rgb.nbytes)
+        return self._remember(("photo", path), signature, rgb, rgb.nbytes)
 
 
 def _image_cell(data: bytes, name: str) -> dict[str, Any]:
@@ -261,7 +293,7 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
     """Write every row of one shard; bad sources and rows are rejected, the rest goes on."""
     out_dir = Path(job.out_dir)
     feats = features(job.class_names)
-    loader = SourceLoader()
+    loader = _process_loader()
     result = ShardResult(job.index, job.fingerprint)
     writers: dict[tuple[str, str], ShardWriter] = {}
     try:
@@ -280,18 +312,20 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
             if src.greyscale:
                 result.greyscale.append(item.source.id)
             masks = SourceMasks(src.mask)
-            for row in item.rows:
-                try:
-                    record = _scenario_row(item, row, src, loader, job.jpeg_quality, masks, result.rejected)
-                except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
-                    result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
-                    done["rejected"] = done.get("rejected", 0) + 1
-                    continue
-                key = (row.config, item.split)
-                if key not in writers:
-                    writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, feats)
-                writers[key].add(record)
-                done[row.config] = done.get(row.config, 0) + 1
+            with sharing():  # one blur, one HSV conversion, one brightened image for all the source's rows
+                for row in item.rows:
+                    try:
+                        record = _scenario_row(item, row, src, loader, job.jpeg_quality, masks, result.rejected)
+                    except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
+                        result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
+                        done["rejected"] = done.get("rejected", 0) + 1
+                        continue
+                    key = (row.config, item.split)
+                    if key not in writers:
+                        writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, feats)
+                    writers[key].add(record)
+                    flush_over_budget(writers.values())
+                    done[row.config] = done.get(row.config, 0) + 1
             _report(progress, done)
         result.files = [writers[key].close() for key in sorted(writers)]
         unique = {(r.file, r.reason, r.stage): r for r in result.rejected}
@@ -301,6 +335,17 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
             writer.abort()
         raise
     return result
+
+
+_LOADER: SourceLoader | None = None
+
+
+def _process_loader() -> SourceLoader:
+    """The loader every shard job of this process shares: a partner decoded for one shard serves the next."""
+    global _LOADER
+    if _LOADER is None:
+        _LOADER = SourceLoader()
+    return _LOADER
 
 
 def _report(progress: Progress | None, done: dict[str, int]) -> None:

@@ -13,7 +13,14 @@ from ximagenet12.scenarios import order_configs
 
 from ..engines import ENGINES, make_engine
 from ..pipeline import BuildError, BuildOptions, BuildReport, NoSources, run_build
-from ..plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, SOURCES_PER_SHARD
+from ..plan import (
+    DEFAULT_MIXED_RAND_RULE,
+    DEFAULT_SEED,
+    MIN_SHARDS,
+    MIN_SOURCES_PER_SHARD,
+    MIXED_RAND_RULES,
+    SOURCES_PER_SHARD,
+)
 
 SAMPLE_OUT = Path("ximagenet12-sample")
 
@@ -56,7 +63,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ai-backgrounds", type=Path, help="AI-generated images (default: SOURCES/ai_backgrounds)")
     p.add_argument("--classes", type=Path, help="class table JSON (default: SOURCES/classes.json, else the 12 classes)")
     p.add_argument(
-        "--sources-per-shard", type=_whole, default=SOURCES_PER_SHARD, help="sources per Parquet shard (at least 1)"
+        "--sources-per-shard",
+        type=_whole,
+        help=f"sources per Parquet shard (at least 1; default: {MIN_SHARDS} nearly equal shards of "
+        f"{MIN_SOURCES_PER_SHARD} to {SOURCES_PER_SHARD} sources, more shards above {MIN_SHARDS * SOURCES_PER_SHARD})"
     )
     p.add_argument(
         "--mixed-rand",

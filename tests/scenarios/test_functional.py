@@ -276,7 +276,21 @@ def test_every_public_op_is_listed() -> None:
         name for name, value in vars(F).items()
         if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == F.__name__
     }
-    assert public - {"object_box"} == set(OPS)
+    assert public - {"object_box", "sharing"} == set(OPS)
+
+
+def test_sharing_gives_the_same_bytes() -> None:
+    """Under `sharing()` every op, run twice and its result scribbled on, gives the bytes it gives alone."""
+    image, mask = make_image(13, 40, 52), ellipse_mask(40, 52)
+    alone = {name: [a.copy() for a in as_tuple(op(image, mask))] for name, op in OPS.items()}
+    with F.sharing():
+        for _ in range(2):
+            for name, op in OPS.items():
+                got = as_tuple(op(image, mask))
+                for g, want in zip(got, alone[name], strict=True):
+                    np.testing.assert_array_equal(g, want, err_msg=name)
+                    assert not np.shares_memory(g, image)
+                    g[...] = 7  # a caller may write to its result: the shared intermediate must not change
 
 
 @pytest.mark.parametrize("name", list(OPS))

@@ -10,11 +10,48 @@ touch of a fresh full-size buffer (page faults) can cost as much as the arithmet
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import cv2
 import numpy as np
+
+# Intermediates shared by the scenarios of one image while `sharing()` is active: key -> (inputs, result).
+_SHARED: ContextVar[dict | None] = ContextVar("ximagenet12_shared_intermediates", default=None)
+
+
+@contextlib.contextmanager
+def sharing() -> Iterator[None]:
+    """Compute each intermediate of an image once (one blur for blur_bg and blur_obj, one HSV conversion
+    for the colour scenarios, one brightened image for both bright_*) while the block runs.
+
+    Results are the same bytes as without it; the memo (and the images it holds) is dropped on exit.
+    """
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _once(key: tuple, image: np.ndarray, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+    """`compute()` of `image`, memoised while `sharing()` is active; also whether the result is shared.
+
+    A shared result must not be written to. The memo keeps `image` itself, so its id cannot be reused.
+    """
+    memo = _SHARED.get()
+    if memo is None:
+        return compute(), False
+    entry = memo.get((*key, id(image)))
+    if entry is None or entry[0] is not image:
+        entry = memo[(*key, id(image))] = (image, compute())
+    return entry[1], True
+
+
+def _writable(array: np.ndarray, shared: bool) -> np.ndarray:
+    return array.copy() if shared else array
 
 
 def _paste(src: np.ndarray, mask: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -58,26 +95,36 @@ def gaussian_blur(image: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (ksize, ksize), sigma)
 
 
+def _shared_blur(image: np.ndarray, ksize: int, sigma: float) -> tuple[np.ndarray, bool]:
+    return _once(("blur", ksize, sigma), image, lambda: gaussian_blur(image, ksize, sigma))
+
+
 def blur_background(image: np.ndarray, mask: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
     """Background from the blurred image, object kept."""
-    return _paste(image, mask, gaussian_blur(image, ksize, sigma))
+    return _paste(image, mask, _writable(*_shared_blur(image, ksize, sigma)))
 
 
 def blur_object(image: np.ndarray, mask: np.ndarray, ksize: int, sigma: float) -> np.ndarray:
     """Object from the blurred image, background kept."""
+    if _SHARED.get() is not None:  # the whole-image blur serves blur_bg too; equal to the blurred box on the object
+        return _paste(_shared_blur(image, ksize, sigma)[0], mask, image.copy())
     return _on_object(image, mask, lambda crop: gaussian_blur(crop, ksize, sigma), ksize // 2)
+
+
+def _hsv(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    return _once(("hsv",), image, lambda: cv2.cvtColor(image, cv2.COLOR_RGB2HSV))
 
 
 def set_background_hue(image: np.ndarray, mask: np.ndarray, hue: int) -> np.ndarray:
     """Background hue set to one constant, its saturation and value kept; object kept."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    hsv = _writable(*_hsv(image))
     hsv[..., 0] = hue
     return _paste(image, mask, cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv))
 
 
 def rotate_background_hue(image: np.ndarray, mask: np.ndarray, shift: int) -> np.ndarray:
     """Background hue rotated by `shift` modulo 180; object kept."""
-    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    hsv = _writable(*_hsv(image))
     lut = ((np.arange(256, dtype=np.int64) + shift) % 180).astype(np.uint8)
     hsv[..., 0] = cv2.LUT(hsv[..., 0], lut)
     return _paste(image, mask, cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv))
@@ -98,12 +145,16 @@ def brighten(image: np.ndarray, ksize: int, sigma: float, alpha: float, beta: fl
 
 def brighten_background(image: np.ndarray, mask: np.ndarray, **recipe: Any) -> np.ndarray:
     """Background from `brighten(image, **recipe)`, object kept."""
-    return _paste(image, mask, brighten(image, **recipe))
+    return _paste(image, mask, _writable(*_brightened(image, recipe)))
 
 
 def brighten_object(image: np.ndarray, mask: np.ndarray, **recipe: Any) -> np.ndarray:
     """Object from `brighten(image, **recipe)`, background kept."""
-    return _paste(image, _outside(mask), brighten(image, **recipe))
+    return _paste(image, _outside(mask), _writable(*_brightened(image, recipe)))
+
+
+def _brightened(image: np.ndarray, recipe: dict[str, Any]) -> tuple[np.ndarray, bool]:
+    return _once(("bright", *sorted(recipe.items())), image, lambda: brighten(image, **recipe))
 
 
 def segment(image: np.ndarray, mask: np.ndarray) -> np.ndarray:

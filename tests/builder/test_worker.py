@@ -1,0 +1,128 @@
+"""Building shards: each input decoded once, the loader's cache never stale, writers within one memory budget."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from ximagenet12_builder import worker
+from ximagenet12_builder.pipeline import BuildOptions, run_build
+from ximagenet12_builder.plan import default_sources_per_shard
+from ximagenet12_builder.shards import ShardWriter, flush_over_budget
+from ximagenet12_builder.sources import Source
+
+from ximagenet12 import imageio
+from ximagenet12.classes import WNIDS
+from ximagenet12.features import features
+from ximagenet12.synthetic import make_scene, make_source_tree
+
+MIXED = ("mixed_same", "mixed_rand", "mixed_next", "rand_bg", "blur_bg", "original")
+
+
+def test_each_input_is_decoded_once_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sources are decoded once though each is also the partner of about three mixed_* rows of others."""
+    root = tmp_path / "src"
+    make_source_tree(root, n_per_class=12, wnids=WNIDS[:4], size=(48, 64))
+    (root / "backgrounds").mkdir()
+    for i in range(2):
+        (root / "backgrounds" / f"photo_{i}.jpg").write_bytes(imageio.encode_jpeg(make_scene(50 + i, 40, 60)[0]))
+    images, masks = Counter(), Counter()
+    decode, load_mask = imageio.decode_rgb, worker.load_mask
+
+    def counting_decode(data, *args, source=None, **kwargs):
+        images[str(source)] += 1
+        return decode(data, *args, source=source, **kwargs)
+
+    def counting_load_mask(path, **kwargs):
+        masks[str(path)] += 1
+        return load_mask(path, **kwargs)
+
+    monkeypatch.setattr(imageio, "decode_rgb", counting_decode)
+    monkeypatch.setattr(worker, "load_mask", counting_load_mask)
+    monkeypatch.setattr(worker, "_LOADER", None)
+    report = run_build(BuildOptions(root, tmp_path / "out", configs=MIXED, progress=False))
+    assert report.complete and len(report.built) == 2  # 48 sources: two shards, partners across them
+
+    sources = sorted(str(p) for p in (root / "image").rglob("*.JPEG"))
+    assert len(sources) == 48
+    assert {s: images[s] for s in sources} == dict.fromkeys(sources, 1)
+    assert set(masks.values()) == {1} and len(masks) == 48
+    photos = [k for k in images if "backgrounds" in k]
+    # A photo is decoded when the inventory checks it, then once by the worker.
+    assert len(photos) == 2 and all(images[p] == 2 for p in photos)
+
+
+def _source(root: Path, seed: int) -> Source:
+    image, mask = make_scene(seed, 30, 40)
+    (root / "a.jpg").write_bytes(imageio.encode_jpeg(image))
+    (root / "a.png").write_bytes(imageio.encode_png(mask))
+    return Source("n1_a", "n1", str(root / "a.jpg"), "png", str(root / "a.png"))
+
+
+def test_the_loader_sees_a_file_that_changed(tmp_path: Path) -> None:
+    """A process keeps its loader from build to build: a rewritten file is decoded again, never served stale."""
+    loader = worker.SourceLoader()
+    source = _source(tmp_path, 1)
+    first = loader.source(source)
+    assert loader.source(source) is first and loader.decodes == 1
+    again = loader.source(_source(tmp_path, 2))
+    assert loader.decodes == 2
+    want = imageio.read_rgb(tmp_path / "a.jpg").rgb
+    np.testing.assert_array_equal(again.rgb, want)
+    assert not np.array_equal(again.rgb, first.rgb)
+
+
+def test_the_loader_stays_within_its_capacity(tmp_path: Path) -> None:
+    loader = worker.SourceLoader(capacity=1)
+    for seed in (1, 2, 1):
+        loader.source(_source(tmp_path, seed))
+    assert len(loader._cache) == 1 and loader.decodes == 3
+
+
+def _row(i: int, size: int) -> dict:
+    cell = {"bytes": bytes([i % 256]) * size, "path": f"{i}.jpg"}
+    return {
+        "image": cell, "mask": {"bytes": b"m", "path": f"{i}.mask.png"}, "label": 0, "wnid": WNIDS[0],
+        "source_id": f"s{i}", "scenario": "blur_bg", "background_id": None, "params": "{}", "fold": 0,
+    }
+
+
+def test_writers_flush_within_one_budget(tmp_path: Path) -> None:
+    """Together the writers of a shard job never buffer more than the budget; every row reaches its file."""
+    feats = features(list(WNIDS[:2]))
+    writers = [
+        ShardWriter(tmp_path, f"data/c{k}/train-00000-of-00001.parquet", f"c{k}", "train", feats) for k in range(3)
+    ]
+    budget = 10_000
+    sizes = [700, 300, 1100]
+    for i in range(60):
+        writer = writers[i % 3]
+        writer.add(_row(i, sizes[i % 3]))
+        flush_over_budget(writers, budget)
+        assert sum(w.buffered_bytes for w in writers) <= budget
+    entries = [w.close() for w in writers]
+    assert [e.num_rows for e in entries] == [20, 20, 20]
+    for k, entry in enumerate(entries):
+        table = pq.read_table(tmp_path / entry.path)
+        assert table.column("source_id").to_pylist() == [f"s{i}" for i in range(k, 60, 3)]
+        assert pq.ParquetFile(tmp_path / entry.path).metadata.num_row_groups > 1
+
+
+@pytest.mark.parametrize(
+    ("sources", "per_shard", "shards"),
+    [
+        (1, 1, 1),
+        (31, 31, 1),
+        (40, 20, 2),  # ceil(40 / 32) = 2 shards
+        (250, 32, 8),  # 8 shards: 7 of 32 and one of 26
+        (2_000, 250, 8),
+        (15_410, 1_927, 8),
+        (16_001, 1_778, 9),  # past 8 x 2,000: shards of at most 2,000
+    ],
+)
+def test_default_shard_sizing_depends_on_the_source_count_only(sources: int, per_shard: int, shards: int) -> None:
+    assert default_sources_per_shard(sources) == per_shard
+    assert -(-sources // per_shard) == shards
