@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+import atexit
+import os
+import shutil
+import tempfile
 
-import pytest
+# `datasets` keys its cache of a local folder by the card's YAML alone, not by the files' contents or
+# times: a test folder rebuilt with other rows of the same sizes would load the rows of an earlier run,
+# of any session on this machine. So each session gets its own cache, set before `datasets` is imported.
+_DATASETS_CACHE = tempfile.mkdtemp(prefix="ximagenet12-tests-datasets-")
+os.environ["HF_DATASETS_CACHE"] = _DATASETS_CACHE
+atexit.register(shutil.rmtree, _DATASETS_CACHE, True)
 
-from ximagenet12.classes import WNIDS
-from ximagenet12.synthetic import make_source_tree
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
+
+import pytest  # noqa: E402
+
+from ximagenet12.classes import WNIDS  # noqa: E402
+from ximagenet12.synthetic import make_source_tree  # noqa: E402
 
 if TYPE_CHECKING:
     from tests.ray_cluster import Cluster
