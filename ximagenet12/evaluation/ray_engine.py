@@ -224,12 +224,14 @@ class RayPool:
         self._arguments = (spec, options, data, revision, manifest_sha256, eval_identity(), threads)
         self.actors = [self._actor() for _ in range(max(1, min(self.size(), limit)))]
         self.started = len(self.actors)
-        described = []
+        described, failed = [], []
         for ref in [a.describe.remote() for a in self.actors]:
-            try:
+            try:  # every answer is collected: an error left unread is logged by Ray when the run ends
                 described.append(ray.get(ref))
             except ray.exceptions.RayError as exc:
-                raise _cause(exc, ray) from None
+                failed.append(exc)
+        if failed:
+            raise _cause(failed[0], ray) from None
         first = described[0]
         for other in described[1:]:
             if other["identity"] != first["identity"] or other["device"] != first["device"]:
