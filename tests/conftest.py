@@ -62,3 +62,10 @@ def ray_cluster() -> Iterator[Cluster]:
 
     with two_node_cluster() as cluster:
         yield cluster
+
+
+@pytest.fixture
+def cluster(ray_cluster: Cluster) -> Cluster:
+    """The session's two-node cluster, with both nodes up (a test may have killed the worker node)."""
+    ray_cluster.ensure_worker()
+    return ray_cluster

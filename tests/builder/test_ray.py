@@ -25,13 +25,6 @@ pytestmark = pytest.mark.slow
 TASK_TITLE = "ray::build_shard_task"
 
 
-@pytest.fixture
-def cluster(ray_cluster: Cluster) -> Cluster:
-    """The session's two-node cluster, with both nodes up."""
-    ray_cluster.ensure_worker()
-    return ray_cluster
-
-
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 synthetic sources of 4 classes with two background photos, big enough that a shard task takes a while."""

@@ -31,13 +31,6 @@ BATCH = 2
 FLAGS = ["--batch-size", str(BATCH), "--resize", "240", "--crop", "200", "--bootstrap", "100", "--no-progress"]
 
 
-@pytest.fixture
-def cluster(ray_cluster: Cluster) -> Cluster:
-    """The session's two-node cluster, with both nodes up."""
-    ray_cluster.ensure_worker()
-    return ray_cluster
-
-
 @pytest.fixture(scope="module")
 def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 test rows a config in two shards of row groups of 3: each config is two units, cut inside a row group."""
