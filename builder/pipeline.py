@@ -34,7 +34,7 @@ from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 from .engines import DISK_FULL, Engine
 from .engines.local import LocalEngine
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan
-from .shards import SHARD_PARTIAL
+from .shards import SHARD_PARTIAL, parquet_format
 from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
 from .worker import Progress, ShardJob, ShardResult
 
@@ -447,11 +447,12 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> 
 
     report = BuildReport(out)
     jobs = []
+    parquet = parquet_format(class_names)
     for i in range(plan.num_shards):
         if _record_is_current(out, i, fingerprints[i]):
             report.skipped.append(i)
         else:
-            jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), class_names, str(out), fingerprints[i]))
+            jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), class_names, str(out), fingerprints[i], parquet))
     total = sum(len(item.rows) for job in jobs for item in job.items)
     with tqdm(
         total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True, smoothing=0.1

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets.arrow_writer import get_parquet_column_options
 
+from ximagenet12.features import features
 from ximagenet12.manifest import SHARD_NAME, FileEntry
 from ximagenet12.provenance import sha256_file
 
@@ -31,6 +31,29 @@ SHARD_PARTIAL = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class ParquetFormat:
+    """What a shard's Parquet writer takes from the `datasets` features: schema, column options, chunking.
+
+    The driver makes it once and sends it with every job, so build workers need not import `datasets`
+    (over a second of start-up per worker process).
+    """
+
+    schema: pa.Schema
+    column_options: dict[str, Any]
+    cdc_options: dict[str, int] | None
+
+
+def parquet_format(class_names: Sequence[str]) -> ParquetFormat:
+    """The Parquet format of every shard, as `datasets` writes Parquet for these features."""
+    import datasets
+    from datasets.arrow_writer import get_parquet_column_options
+
+    feats = features(class_names)
+    schema = feats.arrow_schema
+    return ParquetFormat(schema, get_parquet_column_options(feats, schema), datasets.config.DEFAULT_CDC_OPTIONS)
+
+
 def partial_path(path: Path, attempt: str) -> Path:
     """Where a shard is written until it is complete.
 
@@ -43,11 +66,11 @@ def partial_path(path: Path, attempt: str) -> Path:
 class ShardWriter:
     """Streams rows into one Parquet file, flushing a row group every ~64 MB (100-1000 rows)."""
 
-    def __init__(self, root: Path, relpath: str, config: str, split: str, features: datasets.Features):
+    def __init__(self, root: Path, relpath: str, config: str, split: str, fmt: ParquetFormat):
         self.root, self.relpath, self.config, self.split = root, relpath, config, split
         self.path = root / relpath
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.schema = features.arrow_schema
+        self.schema = fmt.schema
         self._columns: dict[str, list[Any]] = {name: [] for name in self.schema.names}
         self._buffered_bytes = 0
         self.num_rows = 0
@@ -57,8 +80,8 @@ class ShardWriter:
             self._partial,
             self.schema,
             write_page_index=True,
-            use_content_defined_chunking=datasets.config.DEFAULT_CDC_OPTIONS,
-            **get_parquet_column_options(features, self.schema),
+            use_content_defined_chunking=fmt.cdc_options,
+            **fmt.column_options,
         )
 
     def add(self, row: dict[str, Any]) -> None:

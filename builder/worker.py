@@ -14,14 +14,13 @@ import numpy as np
 
 from ximagenet12 import imageio
 from ximagenet12 import manifest as mf
-from ximagenet12.features import features
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
 from ximagenet12.masks.variants import parse_variant
 from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
 from ximagenet12.scenarios.functional import sharing
 
 from .plan import Row, SourcePlan
-from .shards import ShardWriter, flush_over_budget
+from .shards import ParquetFormat, ShardWriter, flush_over_budget
 from .sources import Rejected, Source
 
 Progress = Callable[[dict[str, int]], None]
@@ -37,6 +36,7 @@ class ShardJob:
     class_names: list[str]
     out_dir: str
     fingerprint: str
+    parquet: ParquetFormat
     jpeg_quality: int = imageio.JPEG_QUALITY
 
     def relpath(self, config: str, split: str) -> str:
@@ -292,7 +292,6 @@ def _scenario_row(
 def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
     """Write every row of one shard; bad sources and rows are rejected, the rest goes on."""
     out_dir = Path(job.out_dir)
-    feats = features(job.class_names)
     loader = _process_loader()
     result = ShardResult(job.index, job.fingerprint)
     writers: dict[tuple[str, str], ShardWriter] = {}
@@ -322,7 +321,7 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                         continue
                     key = (row.config, item.split)
                     if key not in writers:
-                        writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, feats)
+                        writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, job.parquet)
                     writers[key].add(record)
                     flush_over_budget(writers.values())
                     done[row.config] = done.get(row.config, 0) + 1

@@ -112,6 +112,7 @@ except DataError as exc:
 """
 
 
+@pytest.mark.slow
 def test_hub_shards_are_checked_by_their_lfs_sha256(
     hub_server: HubServer, synthetic_build: Path, tmp_path: Path
 ) -> None:

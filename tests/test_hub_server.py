@@ -187,6 +187,7 @@ def _upload(server: HubServer, folder: Path) -> str:
     return run_with_hub(UPLOAD.format(repo=REPO, folder=str(folder)), server).result
 
 
+@pytest.mark.slow
 def test_upload_folder_then_load_dataset(hub_server: HubServer, folder: Path) -> None:
     """create_repo + upload_folder, then load_dataset (regular and streaming) returns the uploaded rows."""
     run = hub_server.run(
@@ -230,6 +231,7 @@ def test_upload_folder_then_load_dataset(hub_server: HubServer, folder: Path) ->
     assert any(r.status == 206 for r in hub_server.request_records)
 
 
+@pytest.mark.slow
 def test_reupload_same_folder_uploads_nothing(
     hub_server: HubServer, folder: Path
 ) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import datasets
+if TYPE_CHECKING:
+    import datasets
 
 SPLITS: tuple[str, ...] = ("train", "test")
 TEST_PERCENT = 20
@@ -17,6 +19,8 @@ SPLIT_RULE = (
 
 def features(class_names: Sequence[str]) -> datasets.Features:
     """The features of every config, with `label` a ClassLabel over `class_names`."""
+    import datasets  # here, not at the top: the split rule and build workers need no `datasets`
+
     return datasets.Features(
         {
             "image": datasets.Image(),

@@ -360,6 +360,7 @@ def test_card_data_round_trips_through_datasets(synthetic_build: Path) -> None:
     assert infos["rand_bg"].features == features([c["name"] for c in manifest["classes"]])
 
 
+@pytest.mark.slow
 def test_a_card_write_cut_short_by_a_full_disk_leaves_the_previous_files(build: Path) -> None:
     """A file size limit (as a full disk does) stops the first write: one line, EXIT_WRITE, nothing half-written."""
     files = ("README.md", GRID_PATH, CLASS_GRID_PATH)

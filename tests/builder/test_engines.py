@@ -14,6 +14,7 @@ from ximagenet12_builder.engines import ShardFailed, one_line, task_counts
 from ximagenet12_builder.engines.ray import NodeMismatch, check_node, code_identity
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 from ximagenet12_builder.plan import make_plan
+from ximagenet12_builder.shards import parquet_format
 from ximagenet12_builder.sources import discover
 from ximagenet12_builder.worker import ShardJob, build_shard
 
@@ -64,7 +65,8 @@ def test_task_counts_equal_the_rows_reported_source_by_source(tmp_path: Path) ->
     bad.write_bytes(bad.read_bytes()[:200])  # truncated: every row of that source is left out
     inv = discover(root)
     plan = make_plan(inv, CONFIGS, sources_per_shard=10)
-    job = ShardJob(0, 1, plan.shard(0), [c.name for c in inv.classes], str(tmp_path / "out"), "fp")
+    names = [c.name for c in inv.classes]
+    job = ShardJob(0, 1, plan.shard(0), names, str(tmp_path / "out"), "fp", parquet_format(names))
     reported: dict[str, int] = {}
 
     def add(done: dict[str, int]) -> None:
@@ -84,7 +86,7 @@ def test_task_counts_equal_the_rows_reported_source_by_source(tmp_path: Path) ->
 
 
 def _job(out: Path, fingerprint: str = "fp-0") -> ShardJob:
-    return ShardJob(0, 1, [], ["a"], str(out), fingerprint)
+    return ShardJob(0, 1, [], ["a"], str(out), fingerprint, parquet_format(["a"]))
 
 
 def test_a_node_that_does_not_see_the_output_folder_is_refused(tmp_path: Path) -> None:

@@ -130,6 +130,7 @@ def test_variant_configs_stream_from_the_hub(hub_server: HubServer, variant_buil
     assert hub_server.run(HUB_STREAM).result == expected
 
 
+@pytest.mark.slow
 def test_evaluate_and_leaderboard_show_the_score_with_each_variant(variant_build: Path, tmp_path: Path) -> None:
     from ximagenet12.evaluation import evaluate
     from ximagenet12.evaluation.leaderboard import collect, to_markdown

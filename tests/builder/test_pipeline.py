@@ -45,6 +45,7 @@ def rows_of(out: Path, config: str) -> list[dict]:
     return [row for f in files for row in pq.read_table(f).to_pylist()]
 
 
+@pytest.mark.slow
 def test_every_config_loads_with_datasets_normal_and_streaming(synthetic_build: Path, tmp_path: Path) -> None:
     built = manifest(synthetic_build)
     names = [c["name"] for c in built["classes"]]
@@ -172,6 +173,7 @@ def small_shards_build(synthetic_sources: Path, tmp_path_factory: pytest.TempPat
     return _build(synthetic_sources, tmp_path_factory.mktemp("ref") / "out", sources_per_shard=3)
 
 
+@pytest.mark.slow
 def test_same_bytes_whatever_the_worker_count(
     synthetic_sources: Path, small_shards_build: Path, tmp_path: Path
 ) -> None:
@@ -194,6 +196,7 @@ def test_a_second_build_on_the_same_folder_is_refused(synthetic_sources: Path, t
         run_build(BuildOptions(synthetic_sources, tmp_path / "out", progress=False))
 
 
+@pytest.mark.slow
 def test_a_build_killed_with_sigkill_resumes_to_the_same_bytes(tmp_path: Path) -> None:
     from ximagenet12.synthetic import make_source_tree
 

@@ -224,6 +224,7 @@ def test_a_folder_that_fails_check_is_refused_and_left_alone(hub_server: HubServ
     assert snapshot(build) == before
 
 
+@pytest.mark.slow
 def test_a_folder_that_is_not_a_build(hub_server: HubServer, tmp_path: Path) -> None:
     run = publish(hub_server, tmp_path)
     assert run.returncode == EXIT_USAGE
@@ -306,6 +307,7 @@ def test_a_namespace_the_token_may_not_write(hub_server: HubServer, build: Path)
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_an_unreachable_hub(hub_server: HubServer, build: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

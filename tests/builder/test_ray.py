@@ -20,7 +20,7 @@ from tests.ray_cluster import Cluster, node_processes
 from ximagenet12.classes import WNIDS
 from ximagenet12.synthetic import make_source_tree
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker starts the one cluster
 
 TASK_TITLE = "ray::build_shard_task"
 

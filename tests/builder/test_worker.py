@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -11,12 +13,11 @@ import pytest
 from ximagenet12_builder import worker
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 from ximagenet12_builder.plan import default_sources_per_shard
-from ximagenet12_builder.shards import ShardWriter, flush_over_budget
+from ximagenet12_builder.shards import ShardWriter, flush_over_budget, parquet_format
 from ximagenet12_builder.sources import Source
 
 from ximagenet12 import imageio
 from ximagenet12.classes import WNIDS
-from ximagenet12.features import features
 from ximagenet12.synthetic import make_scene, make_source_tree
 
 MIXED = ("mixed_same", "mixed_rand", "mixed_next", "rand_bg", "blur_bg", "original")
@@ -92,9 +93,9 @@ def _row(i: int, size: int) -> dict:
 
 def test_writers_flush_within_one_budget(tmp_path: Path) -> None:
     """Together the writers of a shard job never buffer more than the budget; every row reaches its file."""
-    feats = features(list(WNIDS[:2]))
+    fmt = parquet_format(list(WNIDS[:2]))
     writers = [
-        ShardWriter(tmp_path, f"data/c{k}/train-00000-of-00001.parquet", f"c{k}", "train", feats) for k in range(3)
+        ShardWriter(tmp_path, f"data/c{k}/train-00000-of-00001.parquet", f"c{k}", "train", fmt) for k in range(3)
     ]
     budget = 10_000
     sizes = [700, 300, 1100]
@@ -126,3 +127,13 @@ def test_writers_flush_within_one_budget(tmp_path: Path) -> None:
 def test_default_shard_sizing_depends_on_the_source_count_only(sources: int, per_shard: int, shards: int) -> None:
     assert default_sources_per_shard(sources) == per_shard
     assert -(-sources // per_shard) == shards
+
+
+def test_a_build_worker_process_does_not_import_datasets() -> None:
+    """Workers get the Parquet format from the driver: `datasets` (and pandas) would cost each process a second."""
+    code = (
+        "import sys; import ximagenet12_builder.worker, ximagenet12_builder.engines.local, ximagenet12_builder.cli; "
+        "print(sorted(m for m in ('datasets', 'pandas', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

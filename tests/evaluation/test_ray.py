@@ -24,7 +24,7 @@ from ximagenet12.evaluation.ray_engine import UNIT_BATCHES
 from .tiny_build import make_synthetic_build
 from .toy_models import onnx_colour_model
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker starts the one cluster
 
 CONFIGS = ("original", "seg_img", "rand_bg", "blur_bg")
 BATCH = 2

@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 from ximagenet12_builder.card import write_card
 from ximagenet12_builder.pipeline import build_versions
-from ximagenet12_builder.shards import ShardWriter
+from ximagenet12_builder.shards import ShardWriter, parquet_format
 
 from ximagenet12 import manifest as mf
 from ximagenet12.classes import make_classes
-from ximagenet12.features import SPLIT_RULE, features
+from ximagenet12.features import SPLIT_RULE
 from ximagenet12.provenance import canonical_json, write_atomic
 
 SPLITS = ("train", "test")
@@ -50,7 +50,7 @@ def write_build(
     """Write rows[config][split] as shards with the build's ShardWriter, then the manifest and (optionally) card."""
     root.mkdir(parents=True, exist_ok=True)
     table = make_classes(list(classes))
-    feats = features([c.name for c in table])
+    fmt = parquet_format([c.name for c in table])
     files: list[mf.FileEntry] = []
     configs = {}
     for config, splits in rows.items():
@@ -61,7 +61,7 @@ def write_build(
             parts = [items[i::shards] for i in range(shards)]
             written = []
             for i, part in enumerate(parts):
-                writer = ShardWriter(root, mf.shard_path(config, split, i, len(parts)), config, split, feats)
+                writer = ShardWriter(root, mf.shard_path(config, split, i, len(parts)), config, split, fmt)
                 for n, item in enumerate(part, 1):
                     writer.add(item)
                     if rows_per_group and n % rows_per_group == 0:

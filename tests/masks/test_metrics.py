@@ -172,6 +172,7 @@ small_masks = st.integers(1, 12).flatmap(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(small_masks, st.sampled_from([1, 2, 3, 0.2]))
 def test_matches_the_slow_reference(pair, tolerance) -> None:

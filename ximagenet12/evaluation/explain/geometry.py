@@ -31,14 +31,14 @@ def transfer(stored: int, resized: int, offset: int, crop: int) -> tuple[np.ndar
 
     Crop pixel i covers resized [offset + i, offset + i + 1), that is stored [(offset + i) s, (offset + i + 1) s)
     with s = stored / resized; its share of stored pixel x is the overlap of [x, x + 1) with that interval
-    divided by s, so every column sums to 1.
+    divided by s, so every column sums to 1. Overlaps are counted in integers (units of 1 / resized of a
+    stored pixel), so a pixel the interval only touches at an end is not seen, whatever the rounding.
     """
-    scale = stored / resized
-    starts = (offset + np.arange(crop)) * scale
-    pixels = np.arange(stored, dtype=np.float64)[:, None]
-    overlap = np.clip(np.minimum(pixels + 1, starts + scale) - np.maximum(pixels, starts), 0.0, None)
+    ends = (offset + np.arange(crop + 1, dtype=np.int64)) * stored
+    pixels = np.arange(stored + 1, dtype=np.int64)[:, None] * resized
+    overlap = np.clip(np.minimum(pixels[1:], ends[1:]) - np.maximum(pixels[:-1], ends[:-1]), 0, None)
     seen = overlap.sum(axis=1) > 0
-    matrix = overlap / scale
+    matrix = overlap / stored
     matrix.setflags(write=False)
     seen.setflags(write=False)
     return matrix, seen
