@@ -452,7 +452,7 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> 
         if _record_is_current(out, i, fingerprints[i]):
             report.skipped.append(i)
         else:
-            jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), class_names, str(out), fingerprints[i], parquet))
+            jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), str(out), fingerprints[i], parquet))
     total = sum(len(item.rows) for job in jobs for item in job.items)
     with tqdm(
         total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True, smoothing=0.1

@@ -33,7 +33,6 @@ class ShardJob:
     index: int
     num_shards: int
     items: list[SourcePlan]
-    class_names: list[str]
     out_dir: str
     fingerprint: str
     parquet: ParquetFormat

@@ -65,8 +65,7 @@ def test_task_counts_equal_the_rows_reported_source_by_source(tmp_path: Path) ->
     bad.write_bytes(bad.read_bytes()[:200])  # truncated: every row of that source is left out
     inv = discover(root)
     plan = make_plan(inv, CONFIGS, sources_per_shard=10)
-    names = [c.name for c in inv.classes]
-    job = ShardJob(0, 1, plan.shard(0), names, str(tmp_path / "out"), "fp", parquet_format(names))
+    job = ShardJob(0, 1, plan.shard(0), str(tmp_path / "out"), "fp", parquet_format([c.name for c in inv.classes]))
     reported: dict[str, int] = {}
 
     def add(done: dict[str, int]) -> None:
@@ -86,7 +85,7 @@ def test_task_counts_equal_the_rows_reported_source_by_source(tmp_path: Path) ->
 
 
 def _job(out: Path, fingerprint: str = "fp-0") -> ShardJob:
-    return ShardJob(0, 1, [], ["a"], str(out), fingerprint, parquet_format(["a"]))
+    return ShardJob(0, 1, [], str(out), fingerprint, parquet_format(["a"]))
 
 
 def test_a_node_that_does_not_see_the_output_folder_is_refused(tmp_path: Path) -> None:
