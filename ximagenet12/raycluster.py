@@ -13,6 +13,7 @@ from types import ModuleType
 
 from .errors import MissingExtra, XImageNet12Error, one_line
 
+ENGINES = ("local", "ray")  # where `build` and `evaluate` run: this machine, or a Ray cluster
 CONNECT_ATTEMPTS = 3  # Ray Client's per-client server sometimes dies as it starts (ray-project/ray#63202)
 
 

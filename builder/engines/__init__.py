@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ximagenet12.errors import EXIT_FAULTS, XImageNet12Error, one_line
+from ximagenet12.raycluster import ENGINES
 
 from ..worker import Progress, ShardJob, ShardResult
 
-ENGINES = ("local", "ray")
 __all__ = [
     "DISK_FULL", "ENGINES", "Engine", "Finished", "ShardFailed", "make_engine", "one_line", "stops_the_build",
     "task_counts",

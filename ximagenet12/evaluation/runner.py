@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from ..errors import XImageNet12Error
 from ..provenance import fingerprint, library_versions, sha256_file, write_atomic
+from ..raycluster import ENGINES
 from . import challenge as ch
 from . import predictions as preds
 from .analysis import Analysis, analyse, config_accuracies
@@ -30,7 +31,6 @@ from .source import BuildSource, config_list, open_build, select_configs
 from .validation import Coverage, check_against_build, read_predictions
 
 SCHEMA_VERSION = 2
-ENGINES = ("local", "ray")
 AUTO_BATCH = {"cpu": 32, "accelerator": 128}  # starting sizes of --batch-size auto; halved on out-of-memory
 EVAL_LIBRARIES = (
     "ximagenet12", "numpy", "pyarrow", "datasets", "huggingface_hub", "fsspec", "pillow",
