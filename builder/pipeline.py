@@ -28,7 +28,7 @@ from ximagenet12.errors import EXIT_FAULTS, XImageNet12Error
 from ximagenet12.features import SPLIT_RULE
 from ximagenet12.imageio import JPEG_QUALITY
 from ximagenet12.masks.variants import parse_variant
-from ximagenet12.provenance import canonical_json, fingerprint, library_versions, write_atomic
+from ximagenet12.provenance import canonical_json, compact_fingerprint, library_versions, write_atomic
 from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
 from .engines import DISK_FULL, Engine
@@ -262,7 +262,7 @@ def shard_fingerprint(
                 rows,
             ]
         )
-    return fingerprint(
+    return compact_fingerprint(
         {
             "items": items,
             "classes": class_names,
@@ -423,17 +423,23 @@ def run_build(opts: BuildOptions) -> BuildReport:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BuildError(f"{out}: cannot create --out ({exc.strerror or exc})") from None
+    engine = opts.engine or LocalEngine(opts.workers)
+    if isinstance(engine, LocalEngine):
+        engine.start(plan.num_shards)  # its processes start up while the driver fingerprints the shards
     try:
         with build_lock(out):
-            return _build_locked(opts, out, inv, plan)
+            return _build_locked(opts, out, inv, plan, engine)
     except OSError as exc:
         if exc.errno in DISK_FULL:
             raise _disk_full(out, exc) from None
         where = exc.filename or out
         raise BuildError(f"{where}: {exc.strerror or exc}; the build stopped and resumes when rerun") from None
+    finally:
+        if isinstance(engine, LocalEngine):
+            engine.close()
 
 
-def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> BuildReport:
+def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan, engine: Engine) -> BuildReport:
     root = Path(opts.sources)
     class_names = [c.name for c in inv.classes]
     inputs, versions = _Inputs(root), build_versions()
@@ -457,7 +463,6 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan) -> 
     with tqdm(
         total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True, smoothing=0.1
     ) as bar:
-        engine = opts.engine or LocalEngine(opts.workers)
         results = engine.run(jobs, _bar_progress(bar), lambda result: _write_record(out, result))
     report.built = sorted(r.index for r in results)
     return finalize(out, report)

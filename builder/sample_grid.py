@@ -31,7 +31,7 @@ CLASS_GRID_PATH = "assets/class_grid.png"
 CLASS_GRID_CONFIGS = ("original", "rand_bg", "seg_img")
 GRID_HEIGHT = 150
 CLASS_GRID_HEIGHT = 120
-PNG_LEVEL = 9
+PNG_LEVEL = 6  # zlib's default: level 9 saved under 1% of the bytes of a build's grids for 2.6x the time
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _background_name(manifest: Manifest, background_id: str) -> str:
 
 
 def _png(rgb: np.ndarray) -> bytes:
-    """Smallest PNG OpenCV writes: the pictures are read on every visit of the card."""
+    """The picture as PNG (photographs: a higher zlib level barely shrinks them)."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
     if not ok:
         raise ValueError("PNG encoding failed")

@@ -57,6 +57,15 @@ def fingerprint(data: Any) -> str:
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
 
+def compact_fingerprint(data: Any) -> str:
+    """sha256 of sorted, compact JSON of `data`, for large data (not equal to `fingerprint` of it).
+
+    Without indentation `json` uses its C encoder: about ten times faster on a build's plan of a shard.
+    """
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _version(name: str) -> str | None:
     try:
         return metadata.version(name)

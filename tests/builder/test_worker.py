@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 from collections import Counter
@@ -129,11 +130,31 @@ def test_default_shard_sizing_depends_on_the_source_count_only(sources: int, per
     assert -(-sources // per_shard) == shards
 
 
-def test_a_build_worker_process_does_not_import_datasets() -> None:
-    """Workers get the Parquet format from the driver: `datasets` (and pandas) would cost each process a second."""
+class _KeepJobs:
+    """An engine that runs nothing and keeps the jobs it was given."""
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+
+    def run(self, jobs, progress, finished) -> list:
+        self.jobs = list(jobs)
+        return []
+
+
+def test_a_build_worker_process_builds_a_shard_without_importing_datasets_or_pandas(tmp_path: Path) -> None:
+    """Workers get the Parquet format from the driver and build Arrow columns from buffers (`pa.array` on a
+    list imports pandas): `datasets` and pandas would cost each worker process over a second."""
+    root = tmp_path / "src"
+    make_source_tree(root, n_per_class=2, wnids=WNIDS[:2], size=(24, 32))
+    keep = _KeepJobs()
+    run_build(BuildOptions(root, tmp_path / "out", configs=("original", "seg_img"), progress=False, engine=keep))
+    (tmp_path / "jobs.pkl").write_bytes(pickle.dumps(keep.jobs))
     code = (
-        "import sys; import ximagenet12_builder.worker, ximagenet12_builder.engines.local, ximagenet12_builder.cli; "
-        "print(sorted(m for m in ('datasets', 'pandas', 'torch') if m in sys.modules))"
+        "import pickle, sys; from ximagenet12_builder.worker import build_shard; "
+        f"jobs = pickle.loads(open({str(tmp_path / 'jobs.pkl')!r}, 'rb').read()); "
+        "rows = sum(f.num_rows for job in jobs for f in build_shard(job).files); "
+        "print(rows, sorted(m for m in ('datasets', 'pandas', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.split(maxsplit=1) == ["8", "[]\n"]
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.parquet"))

@@ -1,0 +1,41 @@
+"""Arrow columns built from buffers equal what `pa.array` makes of the same Python values."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from ximagenet12_builder.shards import column
+
+IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+
+
+@pytest.mark.parametrize(
+    ("type_", "values"),
+    [
+        (pa.int8(), st.integers(-128, 127)),
+        (pa.int64(), st.integers(-(2**63), 2**63 - 1)),
+        (pa.string(), st.text()),
+        (pa.binary(), st.binary()),
+    ],
+)
+@given(data=st.data())
+def test_a_column_equals_pa_array(type_: pa.DataType, values: st.SearchStrategy, data: st.DataObject) -> None:
+    items = data.draw(st.lists(st.none() | values, max_size=40))
+    built = column(items, type_)
+    built.validate(full=True)
+    assert built.equals(pa.array(items, type=type_))
+    assert built.null_count == items.count(None)
+
+
+@given(st.lists(st.fixed_dictionaries({"bytes": st.binary(), "path": st.none() | st.text(max_size=5)}), max_size=20))
+def test_an_image_column_equals_pa_array(items: list[dict]) -> None:
+    built = column(items, IMAGE)
+    built.validate(full=True)
+    assert built.equals(pa.array(items, type=IMAGE))
+
+
+def test_a_type_without_a_layout_is_refused() -> None:
+    with pytest.raises(TypeError, match="float"):
+        column([1.0], pa.float32())
