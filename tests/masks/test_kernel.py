@@ -142,8 +142,11 @@ def sample_pairs() -> list[tuple[str, np.ndarray, np.ndarray]]:
     return pairs
 
 
+SAMPLE_PAIRS = sample_pairs()
+
+
 @needs_kernel
-@pytest.mark.parametrize(("a", "b"), [p[1:] for p in sample_pairs()], ids=[p[0] for p in sample_pairs()])
+@pytest.mark.parametrize(("a", "b"), [p[1:] for p in SAMPLE_PAIRS], ids=[p[0] for p in SAMPLE_PAIRS])
 @pytest.mark.parametrize("tolerance", [0.008, 0.002, 3])
 def test_both_paths_agree_on_the_sample(a: np.ndarray, b: np.ndarray, tolerance: float) -> None:
     compiled, numpy = both_paths(a, b, tolerance)
