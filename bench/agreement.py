@@ -10,10 +10,12 @@ Per run and pair, each contender is called `--calls` times back to back and its 
 taken (`time.process_time`: other jobs on a shared machine do not count); contenders alternate
 within a run. Ratios are taken within a run, then the median over runs is printed with the
 min-max spread. One thread (cv2.setNumThreads(1)). Before timing, every pair's measures are
-checked equal to the straightforward way's.
+checked equal to the straightforward way's, on both paths.
 
 Contenders:
-- ours: `ximagenet12.masks.compare_masks` (IoU, Dice, boundary F, HD95, area ratio, centroid shift);
+- ours: `ximagenet12.masks.compare_masks` (IoU, Dice, boundary F, HD95, area ratio, centroid shift), on
+  each of its paths: ours-compiled (the C kernel `ximagenet12.masks._agreement`, when built) and ours-numpy
+  (NumPy and OpenCV, what runs without a C compiler); the two are checked identical to the last bit;
 - JPEG decode with OpenCV (`cv2.imdecode`) and with the package's decoder (`imageio.decode_rgb`, Pillow);
 - the straightforward way, as a competent user writes the same measures from the papers' definitions:
   NumPy boundary maps, `cv2.dilate` with scikit-image's disk for the boundary F, SciPy's exact
@@ -23,13 +25,14 @@ Contenders:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import math
 import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -38,13 +41,26 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ximagenet12.imageio import decode_rgb, encode_jpeg
-from ximagenet12.masks import load_mask, mask_from_labelme
+from ximagenet12.masks import load_mask, mask_from_labelme, metrics
 from ximagenet12.masks.metrics import boundary_map, compare_masks
 from ximagenet12.masks.variants import parse_variant
 
 SAMPLE = Path(__file__).resolve().parents[1] / "ximagenet12" / "sample"
 HEIGHT, WIDTH = 375, 500
 GOAL = 0.5  # "well under" one JPEG decode, read as under half of one
+OURS = ("ours-compiled", "ours-numpy") if metrics.kernel is not None else ("ours-numpy",)
+
+
+@contextlib.contextmanager
+def path(name: str) -> Iterator[None]:
+    """`compare_masks` on NumPy's path for ours-numpy (the compiled kernel set aside), as built otherwise."""
+    built = metrics.kernel
+    if name == "ours-numpy":
+        metrics.kernel = None
+    try:
+        yield
+    finally:
+        metrics.kernel = built
 
 
 def inputs() -> list[tuple[str, bytes, np.ndarray, np.ndarray]]:
@@ -139,54 +155,62 @@ def main() -> None:
     except ImportError:
         contenders_extra = False
 
-    names = ["cv2 decode", "Pillow decode", "ours", *(["straightforward"] if contenders_extra else [])]
-    if contenders_extra:
-        for stem, _, a, b in cases:
-            m = compare_masks(a, b)
+    names = ["cv2 decode", "Pillow decode", *OURS, *(["straightforward"] if contenders_extra else [])]
+    for stem, _, a, b in cases:
+        results = {}
+        for name in OURS:
+            with path(name):
+                results[name] = compare_masks(a, b)
+        if len({repr(m) for m in results.values()}) > 1:
+            raise SystemExit(f"{stem}: the compiled kernel and NumPy differ: {results}")
+        reference = straightforward(a, b) if contenders_extra else None
+        for name, m in results.items() if contenders_extra else ():
             mine = (m.iou, m.dice, m.boundary_f, m.hd95, m.area_ratio, m.centroid_shift)
-            reference = straightforward(a, b)
             if not np.allclose(mine, reference, rtol=1e-9, atol=1e-9):
-                raise SystemExit(f"{stem}: ours {mine} differs from the straightforward way {reference}")
+                raise SystemExit(f"{stem}: {name} {mine} differs from the straightforward way {reference}")
     times: dict[tuple[str, str], list[float]] = {}
     for _ in range(args.runs):
         for stem, jpeg, a, b in cases:
             work = {
                 "cv2 decode": lambda jpeg=jpeg: cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR),
                 "Pillow decode": lambda jpeg=jpeg: decode_rgb(jpeg),
-                "ours": lambda a=a, b=b: compare_masks(a, b),
                 "straightforward": lambda a=a, b=b: straightforward(a, b),
-            }
+            } | {name: lambda a=a, b=b: compare_masks(a, b) for name in OURS}
             for name in names:
                 calls = max(3, args.calls // 10) if name == "straightforward" else args.calls
-                times.setdefault((stem, name), []).append(mean_ms(work[name], calls))
+                with path(name):
+                    times.setdefault((stem, name), []).append(mean_ms(work[name], calls))
 
     print(f"# Mask pair agreement vs JPEG decode, {WIDTH}x{HEIGHT}, one thread, CPU time")
     print(f"python {platform.python_version()}, numpy {np.__version__}, opencv {cv2.__version__}, "
-          f"{args.runs} runs x {args.calls} calls; median [min-max] over runs\n")
-    header = ["photo and pair", "boundary px A/B", "beyond tolerance", "IoU", *[f"{n} ms" for n in names],
-              "ours / cv2 decode", "ours / Pillow decode",
-              *(["speed-up vs straightforward"] if contenders_extra else [])]
+          f"{args.runs} runs x {args.calls} calls; median [min-max] over runs"
+          f"{'' if metrics.kernel is not None else '; the compiled kernel is not built: NumPy path only'}\n")
+    header = ["photo and pair", "boundary px A/B", "beyond tolerance", "IoU", *[f"{n} ms" for n in names]]
+    for name in OURS:
+        header += [f"{name} / cv2 decode", f"{name} / Pillow decode",
+                   *([f"{name} speed-up vs straightforward"] if contenders_extra else [])]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    by_kind: dict[str, dict[str, list[float]]] = {}
+    by_kind: dict[tuple[str, str], dict[str, list[float]]] = {}
     for stem, _, a, b in cases:
         m = compare_masks(a, b)
         na, nb = np.count_nonzero(boundary_map(a)), np.count_nonzero(boundary_map(b))
         beyond = 1 - (m.boundary_precision * na + m.boundary_recall * nb) / (na + nb)
         row = [stem, f"{na}/{nb}", f"{beyond:.0%}", f"{m.iou:.3f}", *[spread(times[(stem, n)]) for n in names]]
-        ours = times[(stem, "ours")]
-        kind = by_kind.setdefault(stem.split(" vs ")[1], {"cv2": [], "Pillow": []})
-        for decoder, column in (("cv2", "cv2 decode"), ("Pillow", "Pillow decode")):
-            ratio = [o / d for o, d in zip(ours, times[(stem, column)], strict=True)]
-            kind[decoder] += ratio
-            row.append(spread(ratio))
-        if contenders_extra:
-            row.append(spread([s / o for o, s in zip(ours, times[(stem, "straightforward")], strict=True)], 1))
+        for name in OURS:
+            ours = times[(stem, name)]
+            kind = by_kind.setdefault((stem.split(" vs ")[1], name), {"cv2": [], "Pillow": []})
+            for decoder, column in (("cv2", "cv2 decode"), ("Pillow", "Pillow decode")):
+                ratio = [o / d for o, d in zip(ours, times[(stem, column)], strict=True)]
+                kind[decoder] += ratio
+                row.append(spread(ratio))
+            if contenders_extra:
+                row.append(spread([s / o for o, s in zip(ours, times[(stem, "straightforward")], strict=True)], 1))
         print("| " + " | ".join(row) + " |")
     print()
-    for kind, ratios in by_kind.items():
+    for (kind, name), ratios in by_kind.items():
         verdict = "met" if statistics.median(ratios["cv2"]) < GOAL else "NOT met"
-        print(f"outline vs {kind}: ours / cv2 decode {spread(ratios['cv2'])}, ours / Pillow decode "
+        print(f"outline vs {kind}, {name}: / cv2 decode {spread(ratios['cv2'])}, / Pillow decode "
               f"{spread(ratios['Pillow'])} (all photos and runs); goal < {GOAL} x cv2 decode: {verdict}")
 
 

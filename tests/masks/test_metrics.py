@@ -1,8 +1,10 @@
-"""Agreement measures of two masks: hand-computed cases, degenerate masks, and properties against a slow reference."""
+"""Agreement measures of two masks: hand-computed cases, degenerate masks, and properties against a slow reference,
+each on both paths of `compare_masks` (the compiled kernel and NumPy's)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -10,13 +12,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ximagenet12.masks import compare_masks
+from ximagenet12.masks import compare_masks, metrics
 from ximagenet12.masks.metrics import _nearest_d2, boundary_map, percentile, tolerance_pixels
 
 from .reference import reference, seg2bmap
 
 FIELDS = ("iou", "dice", "boundary_precision", "boundary_recall", "boundary_f", "hd95", "area_ratio",
           "centroid_shift")
+
+
+@pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
+def path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test of this module on each path (module-scoped: hypothesis refuses function-scoped fixtures)."""
+    built = metrics.kernel
+    if request.param == "compiled" and built is None:
+        pytest.skip("the compiled kernel is not built (test_kernel.py::test_the_compiled_kernel_is_built fails)")
+    metrics.kernel = built if request.param == "compiled" else None
+    yield request.param
+    metrics.kernel = built
 
 
 def square(height: int, width: int, top: int, left: int, size: int) -> np.ndarray:

@@ -22,6 +22,11 @@ Degenerate masks get defined values or none, never NaN: identical masks (both em
 agree perfectly in every measure; otherwise a measure that has no meaning (the centroid of an
 empty mask, a distance to a mask with no boundary) is None and `note` says why. DAVIS scores two
 masks without boundaries F = 1 even when one is empty and the other full; here that case is F = 0.
+
+Two paths give the same numbers, to the last bit: the compiled kernel `_agreement` (boundary maps,
+exact nearest-boundary distances and pixel counts in one C pass; built by `pip install` when a C
+compiler is present) and NumPy with OpenCV. Both count in integers and share every floating-point
+step below; `kernel` is None when the extension is not built (tests set it None to check NumPy's).
 """
 
 from __future__ import annotations
@@ -29,9 +34,17 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import NamedTuple
 
 import cv2
 import numpy as np
+
+kernel: ModuleType | None
+try:
+    from . import _agreement as kernel
+except ImportError:  # installed without a C compiler
+    kernel = None
 
 DEFAULT_TOLERANCE = 0.008  # DAVIS's boundary tolerance, a fraction of the image diagonal
 PERCENTILE = 95.0
@@ -200,13 +213,23 @@ def _boundary_distances(edges: np.ndarray, radius: int) -> tuple[np.ndarray, np.
     return distances[: from_a.size], distances[from_a.size :], from_a.size, from_b.size
 
 
+def _rank(n: int, q: float) -> tuple[float, int, int]:
+    """Where NumPy's linear percentile q of n values falls: (rank, the sorted position below, the one above)."""
+    rank = q / 100 * (n - 1)
+    low = math.floor(rank)
+    return rank, low, min(low + 1, n - 1)
+
+
 def percentile(values: np.ndarray, q: float) -> float:
     """NumPy's default (linear) percentile, by partial sort."""
-    rank = q / 100 * (len(values) - 1)
-    low = math.floor(rank)
-    high = min(low + 1, len(values) - 1)
+    rank, low, high = _rank(len(values), q)
     part = np.partition(values, [low, high]) if high != low else np.partition(values, low)
-    return float(part[low] + (rank - low) * (part[high] - part[low]))
+    return _interpolate(part[low], part[high], rank, low)
+
+
+def _interpolate(below: float, above: float, rank: float, low: int) -> float:
+    """The linear percentile between the values at sorted positions `low` and the next."""
+    return float(below + (rank - low) * (above - below))
 
 
 def _centroid(seg: np.ndarray, area: int) -> tuple[float, float]:
@@ -215,6 +238,53 @@ def _centroid(seg: np.ndarray, area: int) -> tuple[float, float]:
     x = float(np.dot(cols, np.arange(len(cols), dtype=np.int64)))
     y = float(np.dot(rows, np.arange(len(rows), dtype=np.int64)))
     return x / area, y / area
+
+
+class _Counts(NamedTuple):
+    """What the measures are computed from, the same from either path."""
+
+    area_a: int
+    area_b: int
+    inter: int
+    edge_a: int  # boundary pixels of A
+    edge_b: int
+    near_a: int  # boundary pixels of A within the tolerance of B's boundary
+    near_b: int
+    hd95: float | None  # when both masks have a boundary
+    centroid_shift: float | None  # when both masks have an object
+
+
+def _counts_numpy(both: np.ndarray, tol_px: int) -> _Counts:
+    """The counts by NumPy and OpenCV."""
+    ca, cb = both & 1, both >> 1
+    area_a, area_b = cv2.countNonZero(ca), cv2.countNonZero(cb)
+    inter = cv2.countNonZero(ca & cb)
+    a_to_b, b_to_a, edge_a, edge_b = _boundary_distances(_edges(both), tol_px)
+    near_a, near_b = np.count_nonzero(a_to_b <= tol_px), np.count_nonzero(b_to_a <= tol_px)
+    hd95 = max(percentile(a_to_b, PERCENTILE), percentile(b_to_a, PERCENTILE)) if edge_a and edge_b else None
+    shift = None
+    if area_a and area_b:
+        (xa, ya), (xb, yb) = _centroid(ca, area_a), _centroid(cb, area_b)
+        shift = math.hypot(xb - xa, yb - ya)
+    return _Counts(area_a, area_b, inter, edge_a, edge_b, near_a, near_b, hd95, shift)
+
+
+def _between(n: int, low_d2: int, high_d2: int) -> float:
+    """The percentile of n distances from the squared ones at its two sorted positions, as `percentile` does."""
+    rank, low, _ = _rank(n, PERCENTILE)
+    return _interpolate(math.sqrt(low_d2), math.sqrt(high_d2), rank, low)
+
+
+def _counts_compiled(both: np.ndarray, tol_px: int) -> _Counts:
+    """The counts by the compiled kernel."""
+    (area_a, area_b, inter, sum_xa, sum_ya, sum_xb, sum_yb, edge_a, edge_b, near_a, near_b,
+     low_a, high_a, low_b, high_b) = kernel.measure(both, tol_px, PERCENTILE)
+    hd95 = max(_between(edge_a, low_a, high_a), _between(edge_b, low_b, high_b)) if edge_a and edge_b else None
+    shift = None
+    if area_a and area_b:
+        shift = math.hypot(float(sum_xb) / area_b - float(sum_xa) / area_a,
+                           float(sum_yb) / area_b - float(sum_ya) / area_a)
+    return _Counts(area_a, area_b, inter, edge_a, edge_b, near_a, near_b, hd95, shift)
 
 
 def compare_masks(a: np.ndarray, b: np.ndarray, *, tolerance: float = DEFAULT_TOLERANCE) -> PairMetrics:
@@ -231,19 +301,15 @@ def compare_masks(a: np.ndarray, b: np.ndarray, *, tolerance: float = DEFAULT_TO
     # Every boundary pixel, and every pixel its test reads, lies in the union's box grown by one
     # pixel up-left (boundaries sit half a pixel towards the origin) and down-right.
     both = both[max(0, y - 1) : min(height, y + h + 1), max(0, x - 1) : min(width, x + w + 1)]
-    ca, cb = both & 1, both >> 1
-    area_a, area_b = cv2.countNonZero(ca), cv2.countNonZero(cb)
-    inter = cv2.countNonZero(ca & cb)
+    c = _counts_numpy(both, tol_px) if kernel is None else _counts_compiled(both, tol_px)
+    area_a, area_b, inter, edge_a, edge_b = c.area_a, c.area_b, c.inter, c.edge_a, c.edge_b
     notes: list[str] = []
     if area_a == area_b == height * width:
         notes.append("both masks cover the whole image")
 
-    a_to_b, b_to_a, edge_a, edge_b = _boundary_distances(_edges(both), tol_px)
     hd95: float | None
     if edge_a and edge_b:
-        precision = np.count_nonzero(a_to_b <= tol_px) / edge_a
-        recall = np.count_nonzero(b_to_a <= tol_px) / edge_b
-        hd95 = max(percentile(a_to_b, PERCENTILE), percentile(b_to_a, PERCENTILE))
+        precision, recall, hd95 = c.near_a / edge_a, c.near_b / edge_b, c.hd95
     elif not edge_a and not edge_b:
         same = inter == area_a == area_b
         precision = recall = 1.0 if same else 0.0
@@ -258,15 +324,11 @@ def compare_masks(a: np.ndarray, b: np.ndarray, *, tolerance: float = DEFAULT_TO
     boundary_f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
     area_ratio = area_b / area_a if area_a else None
-    centroid_shift: float | None = None
-    if area_a and area_b:
-        (xa, ya), (xb, yb) = _centroid(ca, area_a), _centroid(cb, area_b)
-        centroid_shift = math.hypot(xb - xa, yb - ya)
-    else:
+    if not (area_a and area_b):
         empty = "A" if not area_a else "B"
         notes.append(f"mask {empty} empty: no {'area ratio or ' if not area_a else ''}centroid shift")
     return PairMetrics(
         height, width, area_a, area_b, inter / (area_a + area_b - inter), 2 * inter / (area_a + area_b),
-        float(precision), float(recall), float(boundary_f), hd95, area_ratio, centroid_shift, tolerance, tol_px,
+        float(precision), float(recall), float(boundary_f), hd95, area_ratio, c.centroid_shift, tolerance, tol_px,
         "; ".join(notes) or None,
     )
