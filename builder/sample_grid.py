@@ -31,6 +31,9 @@ CLASS_GRID_PATH = "assets/class_grid.png"
 CLASS_GRID_CONFIGS = ("original", "rand_bg", "seg_img")
 GRID_HEIGHT = 150
 CLASS_GRID_HEIGHT = 120
+# Shards are read in batches of rows through a buffer: a whole row group of images is up to 64 MB.
+BATCH_ROWS = 32
+READ_BUFFER_BYTES = 1 << 20
 PNG_LEVEL = 6  # zlib's default: level 9 saved under 1% of the bytes of a build's grids for 2.6x the time
 
 
@@ -51,12 +54,16 @@ def _files_by_config(manifest: Manifest) -> dict[str, list[str]]:
     return files
 
 
+def _open(path: Path) -> pq.ParquetFile:
+    """A shard read page by page, so that memory holds a batch of rows rather than a whole row group."""
+    return pq.ParquetFile(path, buffer_size=READ_BUFFER_BYTES)
+
+
 def _batches(out: Path, paths: list[str], columns: list[str]) -> Iterator[dict[str, list]]:
-    """The columns of these files, one row group at a time."""
+    """The columns of these files, a batch of rows at a time."""
     for path in paths:
-        parquet = pq.ParquetFile(Path(out) / path)
-        for group in range(parquet.num_row_groups):
-            yield parquet.read_row_group(group, columns=columns).to_pydict()
+        for batch in _open(Path(out) / path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            yield batch.to_pydict()
 
 
 def _keeps_size(config: str) -> bool:
@@ -117,15 +124,19 @@ def pick_pictures(out: Path, manifest: Manifest) -> Pictures:
 
 
 def _row(out: Path, paths: list[str], source_id: str) -> dict | None:
-    """The row of `source_id` in these files (image and mask), reading one row group's images at most."""
+    """The row of `source_id` in these files (image and mask), reading one batch of rows' images at most."""
     for path in paths:
-        parquet = pq.ParquetFile(Path(out) / path)
+        parquet = _open(Path(out) / path)
         for group in range(parquet.num_row_groups):
             ids = parquet.read_row_group(group, columns=["source_id"]).column("source_id")
             hit = pc.index(ids, source_id).as_py()
-            if hit >= 0:
-                columns = ["image", "mask", "background_id"]
-                return parquet.read_row_group(group, columns=columns).slice(hit, 1).to_pylist()[0]
+            if hit < 0:
+                continue
+            columns = ["image", "mask", "background_id"]
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns):
+                if hit < batch.num_rows:
+                    return batch.slice(hit, 1).to_pylist()[0]
+                hit -= batch.num_rows
     return None
 
 

@@ -12,6 +12,11 @@ import importlib
 import os
 import sys
 
+# Arrow's default pool (mimalloc) keeps the pages it frees: at 2,000 sources a one-worker build peaked at
+# 459 MB with it and at 397 MB with the C library's malloc, for the same time. Arrow reads this once, before
+# its first allocation, so it is set before anything imports pyarrow; worker processes inherit it.
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+
 from ximagenet12.errors import EXIT_INTERRUPTED, EXIT_USAGE, XImageNet12Error
 
 COMMAND_MODULES = (
