@@ -73,8 +73,10 @@ def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
         return pa.Array.from_buffers(type_, n, [validity, pa.py_buffer(data)], null_count=nulls)
     if type_ in (pa.string(), pa.binary()):
         blobs = [b"" if v is None else v.encode() if isinstance(v, str) else bytes(v) for v in values]
-        offsets = np.zeros(n + 1, np.int32)
-        np.cumsum(np.fromiter(map(len, blobs), np.int64, n), out=offsets[1:])
+        ends = np.cumsum(np.fromiter(map(len, blobs), np.int64, n))
+        if n and ends[-1] > np.iinfo(np.int32).max:
+            raise ValueError(f"{type_} column of {ends[-1]} bytes: over the 2 GiB its 32-bit offsets can address")
+        offsets = np.concatenate(([0], ends)).astype(np.int32)
         buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(blobs))]
         return pa.Array.from_buffers(type_, n, buffers, null_count=nulls)
     raise TypeError(f"no buffer layout for Arrow type {type_}")

@@ -13,7 +13,7 @@ import os
 import sys
 
 # Arrow's default pool (mimalloc) keeps the pages it frees: at 2,000 sources a one-worker build peaked at
-# 459 MB with it and at 397 MB with the C library's malloc, for the same time. Arrow reads this once, before
+# 459 MB with it and at 396 MB with the C library's malloc, for the same time. Arrow reads this once, before
 # its first allocation, so it is set before anything imports pyarrow; worker processes inherit it.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from ximagenet12_builder.shards import column
 
@@ -20,6 +20,7 @@ IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
         (pa.binary(), st.binary()),
     ],
 )
+@settings(deadline=None)  # the reference, pa.array, imports pandas on its first call
 @given(data=st.data())
 def test_a_column_equals_pa_array(type_: pa.DataType, values: st.SearchStrategy, data: st.DataObject) -> None:
     items = data.draw(st.lists(st.none() | values, max_size=40))
@@ -29,6 +30,7 @@ def test_a_column_equals_pa_array(type_: pa.DataType, values: st.SearchStrategy,
     assert built.null_count == items.count(None)
 
 
+@settings(deadline=None)
 @given(st.lists(st.fixed_dictionaries({"bytes": st.binary(), "path": st.none() | st.text(max_size=5)}), max_size=20))
 def test_an_image_column_equals_pa_array(items: list[dict]) -> None:
     built = column(items, IMAGE)
