@@ -297,6 +297,13 @@ def provenance(manifest: Manifest) -> str:
                 f"Parquet files: {len(manifest.files)}, each with its rows, sizes and sha256 in "
                 "`build_manifest.json`."
             ),
+            *(
+                [f"- Partners and background photos are drawn within blocks of up to {manifest.block_sources} "
+                 "sources of one shard, in a seeded order that spreads every class evenly, so a worker decodes "
+                 "each once; a drawn partner is still a uniform draw from its class, and a photo from all photos."]
+                if manifest.block_sources
+                else []
+            ),
             f"- Built with {versions}.",
         ]
     )

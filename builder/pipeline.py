@@ -269,6 +269,7 @@ def shard_fingerprint(
             "recipes": {c: mf.config_entry(c).to_dict() for c in plan.configs},
             "versions": versions or build_versions(),
             "num_shards": plan.num_shards,
+        "block_sources": plan.block_sources,
         }
     )
 
@@ -630,6 +631,7 @@ def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf
         seed=state["seed"],
         sources_per_shard=state["sources_per_shard"],
         num_shards=state["num_shards"],
+        block_sources=state.get("block_sources"),
         encoding={
             "jpeg_quality": JPEG_QUALITY,
             "png": "OpenCV, lossless",

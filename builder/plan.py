@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import random
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from ximagenet12.features import fold_of, split_of
 from ximagenet12.masks.variants import MaskVariant
@@ -27,6 +26,10 @@ DEFAULT_SEED = 20231012
 SOURCES_PER_SHARD = 2000
 MIN_SHARDS = 8
 MIN_SOURCES_PER_SHARD = 32
+# Pairings are drawn within blocks: runs of at most BLOCK_SOURCES consecutive sources of one shard, in an
+# order that spreads every class evenly. A shard job then decodes each partner once (its cache holds a
+# block), and every drawn partner is still a uniform draw from its class, since the order is a seeded shuffle.
+BLOCK_SOURCES = 40
 # How many candidates a paired row carries: the drawn one first, then deterministic fall-backs,
 # so that a bad photo or partner costs only its own rows.
 CANDIDATES = 8
@@ -114,6 +117,7 @@ class Plan:
     not_built: dict[str, str] = field(default_factory=dict)
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
     mask_variants: tuple[str, ...] = ()
+    block_sources: int = BLOCK_SOURCES
 
     @property
     def num_shards(self) -> int:
@@ -128,25 +132,74 @@ class Plan:
         return tuple(c for c in self.configs if c not in self.not_built)
 
 
-def _candidates(pool: list, seed: int) -> tuple:
+def _candidates(pool: list, rng: random.Random) -> tuple:
     """Up to CANDIDATES items of `pool` in a seeded order: the first is a uniform draw."""
-    if not pool:
-        return ()
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(pool), size=min(len(pool), CANDIDATES), replace=False)
-    return tuple(pool[int(i)] for i in picks)
+    return tuple(rng.sample(pool, min(len(pool), CANDIDATES)))
 
 
-def _partner_candidates(classes: list[str], by_class: dict[str, list[Source]], source: Source, seed: int) -> tuple:
-    """Partners from `classes` in a seeded class order, each class's images in a seeded order."""
-    rng = np.random.default_rng(seed)
+def _draw_outside(pool: list[Source], taken: set[str], count: int, rng: random.Random) -> list[Source]:
+    """Up to `count` members of `pool` whose ids are not in `taken`, in a seeded order."""
+    picks = rng.sample(range(len(pool)), min(len(pool), count + len(taken)))
+    return [pool[i] for i in picks if pool[i].id not in taken][:count]
+
+
+def _partner_candidates(
+    classes: list[str], near: dict[str, list[Source]], by_class: dict[str, list[Source]], source: Source, seed: int
+) -> tuple:
+    """Partners from `classes` in a seeded class order: each class's sources of the block first, then the rest."""
+    rng = random.Random(seed)
     out: list[Source] = []
-    for index in rng.permutation(len(classes)):
-        pool = [s for s in by_class[classes[int(index)]] if s.id != source.id]
-        out.extend(_candidates(pool, int(rng.integers(2**63))))
+    for wnid in rng.sample(classes, len(classes)):
+        pool = [s for s in near.get(wnid, ()) if s.id != source.id]
+        out.extend(_candidates(pool, rng))
+        if len(out) < CANDIDATES:
+            taken = {s.id for s in pool} | {source.id}
+            out.extend(_draw_outside(by_class[wnid], taken, CANDIDATES - len(out), rng))
         if len(out) >= CANDIDATES:
             break
     return tuple(out[:CANDIDATES])
+
+
+def interleaved(sources: list[Source], seed: int) -> list[Source]:
+    """The sources in a seeded order that spreads every class evenly: a run of n holds each class in proportion.
+
+    Each class is shuffled and its i-th source placed at ((i + u) / class size) for a drawn offset u;
+    every run of consecutive sources then holds each class's share of it, to within one source.
+    """
+    rng = random.Random(row_seed(seed, "", "plan", "order"))
+    by_class: dict[str, list[Source]] = {}
+    for source in sorted(sources, key=lambda s: s.id):
+        by_class.setdefault(source.wnid, []).append(source)
+    keyed: list[tuple[float, str, Source]] = []
+    for wnid in sorted(by_class):
+        members = by_class[wnid]
+        order, offset = rng.sample(range(len(members)), len(members)), rng.random()
+        keyed.extend(((i + offset) / len(members), members[k].id, members[k]) for i, k in enumerate(order))
+    return [source for _, _, source in sorted(keyed, key=lambda t: t[:2])]
+
+
+def blocks(count: int, per_shard: int, block_sources: int = BLOCK_SOURCES) -> list[range]:
+    """The pairing blocks of `count` planned sources: each shard cut into nearly equal runs of <= block_sources."""
+    out: list[range] = []
+    for start in range(0, count, per_shard):
+        size = min(per_shard, count - start)
+        parts = math.ceil(size / block_sources)
+        out.extend(range(start + size * j // parts, start + size * (j + 1) // parts) for j in range(parts))
+    return out
+
+
+def _photo_window(photos: list[Background], block: int, num_blocks: int, seed: int) -> list[Background]:
+    """The photos block `block` draws from: a window of a seeded shuffle, so each photo serves few blocks.
+
+    Windows hold at least CANDIDATES photos (all, if fewer) and together cover every photo; a row's drawn
+    photo is a uniform draw from all of them.
+    """
+    if not photos:
+        return []
+    order = random.Random(row_seed(seed, "", "plan", "photos")).sample(range(len(photos)), len(photos))
+    width = min(len(photos), max(CANDIDATES, math.ceil(len(photos) / num_blocks)))
+    start = block * len(photos) // num_blocks
+    return [photos[order[(start + j) % len(photos)]] for j in range(width)]
 
 
 def _pairing_pools(inv: Inventory) -> tuple[dict[str, list[Source]], list[str]]:
@@ -188,6 +241,55 @@ def default_sources_per_shard(sources: int) -> int:
     return max(1, math.ceil(sources / max(1, shards)))
 
 
+@dataclass(frozen=True)
+class _Pools:
+    """What rows are drawn from: the build's sources by class, the classes present, the generated images."""
+
+    by_class: dict[str, list[Source]]
+    present: list[str]
+    generated: dict[str, list[Background]]
+    mixed_rand_rule: str
+
+
+def _partner_classes(pairing: str, source: Source, pools: _Pools) -> list[str]:
+    """The classes a `mixed_<pairing>` partner of `source` may come from."""
+    if pairing == "same":
+        return [source.wnid]
+    if pairing == "rand":
+        own = pools.mixed_rand_rule == "in9"
+        return [w for w in pools.present if own or w != source.wnid]
+    nxt = pools.present[(pools.present.index(source.wnid) + 1) % len(pools.present)]
+    return [nxt] if nxt != source.wnid else []
+
+
+def _source_rows(
+    source: Source, configs: tuple[str, ...], seed: int, pools: _Pools, near: dict[str, list[Source]],
+    window: list[Background], rejected: list[Rejected],
+) -> list[Row]:
+    """Every row of `configs` for one source; a paired config with nothing to pair with is left out (or rejected)."""
+    rows: list[Row] = []
+    for config in configs:
+        seed_row = row_seed(seed, source.id, config)
+        pick_seed = row_seed(seed, source.id, config, "pairing")
+        extra = SCENARIOS[config].extra
+        if extra is None:
+            rows.append(Row(config, seed_row))
+        elif extra.origin == "photo":
+            if window:
+                rows.append(Row(config, seed_row, backgrounds=_candidates(window, random.Random(pick_seed))))
+        elif extra.origin == "generated":
+            rows.extend(Row(config, seed_row, backgrounds=(g,)) for g in pools.generated.get(source.id, []))
+        else:
+            classes = _partner_classes(extra.pairing, source, pools)
+            partners = _partner_candidates(classes, near, pools.by_class, source, pick_seed)
+            params = (("pairing", pools.mixed_rand_rule),) if extra.pairing == "rand" else ()
+            if partners:
+                rows.append(Row(config, seed_row, partners=partners, params=params))
+            else:
+                rejected.append(Rejected(source.image, f"{config}: no partner source ({extra.pairing})", "plan"))
+    return rows
+
+
 def make_plan(
     inv: Inventory,
     configs: tuple[str, ...],
@@ -197,12 +299,13 @@ def make_plan(
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE,
     mask_variants: tuple[MaskVariant, ...] = (),
 ) -> Plan:
-    """Plan every row of `configs` for the inventory's sources (sorted by id).
+    """Plan every row of `configs` for the inventory's sources, in the seeded order of `interleaved`.
 
     `rand_bg` photos come only from the inventory's background photos, never from a class of the
     build; `mixed_*` partners are other sources of the build (ImageNet-9's rules; `mixed_rand_rule`
-    picks ImageNet-9's or the other-class variant, see MIXED_RAND_RULES). Each mask variant adds,
-    for every config but `original` and `ai_bg`, the config `<config>@<variant>`.
+    picks ImageNet-9's or the other-class variant, see MIXED_RAND_RULES). Both are drawn within the
+    source's pairing block (see BLOCK_SOURCES), partners falling back to the rest of their class. Each
+    mask variant adds, for every config but `original` and `ai_bg`, the config `<config>@<variant>`.
     """
     if mixed_rand_rule not in MIXED_RAND_RULES:
         raise ValueError(f"unknown mixed_rand rule {mixed_rand_rule!r}; known: {', '.join(MIXED_RAND_RULES)}")
@@ -219,51 +322,28 @@ def make_plan(
     generated: dict[str, list[Background]] = {}
     for image in inv.generated:
         generated.setdefault(image.source_id, []).append(image)
+    pools = _Pools(by_class, present, generated, mixed_rand_rule)
     photos = [b for b in inv.backgrounds if b.wnid not in labels]
+    order = interleaved(inv.sources, seed)
+    per_shard = sources_per_shard or default_sources_per_shard(len(order))
+    cuts = blocks(len(order), per_shard)
     items: list[SourcePlan] = []
     rejected: list[Rejected] = []
-    planned: dict[str, int] = dict.fromkeys(configs, 0)
-
-    for source in inv.sources:
-        rows: list[Row] = []
-        for config in configs:
-            seed_row = row_seed(seed, source.id, config)
-            pick_seed = row_seed(seed, source.id, config, "pairing")
-            extra = SCENARIOS[config].extra
-            if extra is None:
-                row = Row(config, seed_row)
-            elif extra.origin == "photo":
-                row = Row(config, seed_row, backgrounds=_candidates(photos, pick_seed)) if photos else None
-            elif extra.origin == "generated":
-                rows.extend(Row(config, seed_row, backgrounds=(g,)) for g in generated.get(source.id, []))
-                planned[config] += len(generated.get(source.id, []))
-                continue
-            else:
-                pairing, params = extra.pairing, ()
-                if pairing == "same":
-                    classes = [source.wnid]
-                elif pairing == "rand":
-                    own = mixed_rand_rule == "in9"
-                    classes = [w for w in present if own or w != source.wnid]
-                    params = (("pairing", mixed_rand_rule),)
-                else:
-                    nxt = present[(present.index(source.wnid) + 1) % len(present)]
-                    classes = [nxt] if nxt != source.wnid else []
-                partners = _partner_candidates(classes, by_class, source, pick_seed)
-                row = Row(config, seed_row, partners=partners, params=params) if partners else None
-                if row is None:
-                    rejected.append(Rejected(source.image, f"{config}: no partner source ({pairing})", "plan"))
-            if row is not None:
-                rows.append(row)
-                planned[config] += 1
-        rows += _variant_rows(rows, mask_variants)
-        items.append(SourcePlan(source, labels[source.wnid], split_of(source.id), fold_of(source.id), tuple(rows)))
-    not_built = {c: _why_not_built(c, inv, present, mixed_rand_rule) for c, n in planned.items() if n == 0}
+    for k, block in enumerate(cuts):
+        near: dict[str, list[Source]] = {}
+        for source in (order[i] for i in block):
+            near.setdefault(source.wnid, []).append(source)
+        window = _photo_window(photos, k, len(cuts), seed)
+        for source in (order[i] for i in block):
+            rows = _source_rows(source, configs, seed, pools, near, window, rejected)
+            rows += _variant_rows(rows, mask_variants)
+            items.append(SourcePlan(source, labels[source.wnid], split_of(source.id), fold_of(source.id), tuple(rows)))
+    planned = {row.config for item in items for row in item.rows}
+    not_built = {c: _why_not_built(c, inv, present, mixed_rand_rule) for c in configs if c not in planned}
     variants = _variant_configs(configs, mask_variants)
     not_built |= {v: not_built[scenario_of(v)] for v in variants if scenario_of(v) in not_built}
     rejected = [r for r in rejected if r.reason.split(":")[0] not in not_built]
     specs = tuple(v.spec for v in mask_variants)
-    per_shard = sources_per_shard or default_sources_per_shard(len(items))
     return Plan(tuple(configs) + variants, seed, per_shard, items, rejected, not_built, mixed_rand_rule, specs)
 
 

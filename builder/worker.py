@@ -69,6 +69,7 @@ class Loaded:
         return len(self.data) + self.rgb.nbytes + self.mask.nbytes
 
 
+# Holds a pairing block (plan.BLOCK_SOURCES) of 500x375 sources with their photos, about 38 MB.
 CACHE_BYTES = 48 << 20
 
 

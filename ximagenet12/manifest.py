@@ -159,6 +159,7 @@ class Manifest:
     sources: SourceCounts = field(default_factory=SourceCounts)
     sources_per_shard: int | None = None
     num_shards: int | None = None
+    block_sources: int | None = None  # partners and photos are drawn within blocks of this many sources
     name: str = "ximagenet12"
     not_built: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -201,6 +202,7 @@ class Manifest:
             "seed": self.seed,
             "sources_per_shard": self.sources_per_shard,
             "num_shards": self.num_shards,
+            "block_sources": self.block_sources,
             "encoding": self.encoding,
             "split_rule": self.split_rule,
             "classes": [c.to_dict() for c in self.classes],

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ximagenet12_builder.plan import CANDIDATES, make_plan, row_seed
+from ximagenet12_builder.plan import BLOCK_SOURCES, CANDIDATES, blocks, interleaved, make_plan, row_seed
 from ximagenet12_builder.sources import Background, Inventory, Source
 
 from ximagenet12.classes import CLASSES
@@ -131,9 +131,79 @@ def test_one_single_source_class_among_others_is_reported_per_source() -> None:
     assert "no partner" in plan.rejected[0].reason and plan.not_built == {}
 
 
-def test_shards_cut_the_sorted_sources_into_fixed_slices() -> None:
-    plan = make_plan(_inventory(5), ("blur_bg",), sources_per_shard=6)
+def test_shards_cut_the_interleaved_sources_into_fixed_slices() -> None:
+    inv = _inventory(5)
+    plan = make_plan(inv, ("blur_bg",), sources_per_shard=6)
     assert plan.num_shards == 4
     assert [len(plan.shard(i)) for i in range(4)] == [6, 6, 6, 2]
-    flat = [item.source.id for i in range(4) for item in plan.shard(i)]
-    assert flat == sorted(flat)
+    flat = [item.source for i in range(4) for item in plan.shard(i)]
+    assert flat == interleaved(inv.sources, plan.seed)
+    assert sorted(s.id for s in flat) == sorted(s.id for s in inv.sources)
+
+
+@given(st.lists(st.integers(1, 60), min_size=1, max_size=12), st.integers(0, 2**32))
+def test_interleaving_gives_every_run_each_class_share(sizes: list[int], seed: int) -> None:
+    """Any run of consecutive sources holds each class's share of the run, to within one source (and the run's
+    length to within the number of classes)."""
+    sources = [Source(f"{CLASSES[c].wnid}_{k}", CLASSES[c].wnid, "i", "png", "m") for c, n in enumerate(sizes)
+               for k in range(n)]
+    order = interleaved(sources[::-1], seed)
+    assert sorted(s.id for s in order) == sorted(s.id for s in sources)
+    total = len(order)
+    for length in {1, 7, 40, total // 3, total}:
+        for start in range(0, total - length + 1, max(1, length // 2)):
+            run = Counter(s.wnid for s in order[start : start + length])
+            for c, n in enumerate(sizes):
+                assert abs(run[CLASSES[c].wnid] - n * length / total) < 1 + len(sizes), (c, start, length)
+
+
+@given(st.integers(1, 5000), st.integers(1, 2500))
+def test_blocks_cut_each_shard_into_nearly_equal_runs(count: int, per_shard: int) -> None:
+    cuts = blocks(count, per_shard)
+    assert [i for block in cuts for i in block] == list(range(count))
+    assert all(0 < len(b) <= BLOCK_SOURCES for b in cuts)
+    by_shard: dict[int, list[int]] = {}
+    for block in cuts:
+        assert block.start // per_shard == (block.stop - 1) // per_shard, "a block never straddles two shards"
+        by_shard.setdefault(block.start // per_shard, []).append(len(block))
+    for shard, sizes in by_shard.items():
+        assert sum(sizes) == min(per_shard, count - shard * per_shard) and max(sizes) - min(sizes) <= 1
+
+
+def _block_of(plan) -> dict[str, int]:
+    return {plan.items[i].source.id: k for k, block in enumerate(blocks(len(plan.items), plan.sources_per_shard))
+            for i in block}
+
+
+def test_partners_and_photos_are_drawn_within_the_block() -> None:
+    """So that a shard job decodes every partner once: the drawn partner shares the source's block whenever
+    the block has one of the partner's class, and few blocks share a photo."""
+    inv = _inventory(120, classes=12, photos=400)
+    plan = make_plan(inv, ("rand_bg", "mixed_same", "mixed_rand", "mixed_next"))
+    block_of = _block_of(plan)
+    assert max(Counter(block_of.values()).values()) <= BLOCK_SOURCES and len(set(block_of.values())) > 8
+    photo_blocks: dict[str, set[int]] = {}
+    for item in plan.items:
+        for row in item.rows:
+            if row.partner is not None:
+                assert block_of[row.partner.id] == block_of[item.source.id], (item.source.id, row.config)
+            else:
+                photo_blocks.setdefault(row.background.id, set()).add(block_of[item.source.id])
+    assert max(len(b) for b in photo_blocks.values()) <= 2
+
+
+def test_a_partner_is_a_uniform_draw_from_its_class() -> None:
+    """Over release seeds, one source's drawn `mixed_same` partner and `rand_bg` photo are uniform over their
+    pools, not confined to the source's neighbours."""
+    inv = _inventory(12, classes=3, photos=12)
+    source = inv.sources[0].id
+    partners: Counter = Counter()
+    photos: Counter = Counter()
+    for seed in range(1100):
+        item = next(i for i in make_plan(inv, ("mixed_same", "rand_bg"), seed=seed).items if i.source.id == source)
+        partners[item.rows[0].partner.id] += 1
+        photos[item.rows[1].background.id] += 1
+    # 1,100 draws over 11 partners (12 photos): 100 (92) expected each, sd about 9.5; 5 sd either side.
+    assert len(partners) == 11 and source not in partners
+    assert min(partners.values()) > 52 and max(partners.values()) < 148
+    assert len(photos) == 12 and min(photos.values()) > 44 and max(photos.values()) < 140

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from ximagenet12_builder import worker
 from ximagenet12_builder.pipeline import BuildOptions, run_build
-from ximagenet12_builder.plan import default_sources_per_shard
+from ximagenet12_builder.plan import BLOCK_SOURCES, default_sources_per_shard
 from ximagenet12_builder.shards import ShardWriter, flush_over_budget, parquet_format
 from ximagenet12_builder.sources import Source
 
@@ -56,6 +56,27 @@ def test_each_input_is_decoded_once_per_build(tmp_path: Path, monkeypatch: pytes
     photos = [k for k in images if "backgrounds" in k]
     # A photo is decoded when the inventory checks it, then once by the worker.
     assert len(photos) == 2 and all(images[p] == 2 for p in photos)
+
+
+def test_a_cache_of_one_pairing_block_decodes_each_source_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Partners are drawn within blocks, so a loader that holds one block (not the shard) decodes each source once."""
+    root = tmp_path / "src"
+    make_source_tree(root, n_per_class=10, wnids=WNIDS, size=(48, 64))
+    files = sorted((root / "image").rglob("*.JPEG"))
+    entry = 48 * 64 * 4 + max(f.stat().st_size for f in files)  # pixels, mask and file bytes of one source
+    images: Counter = Counter()
+    decode = imageio.decode_rgb
+
+    def counting_decode(data, *args, source=None, **kwargs):
+        images[str(source)] += 1
+        return decode(data, *args, source=source, **kwargs)
+
+    monkeypatch.setattr(imageio, "decode_rgb", counting_decode)
+    monkeypatch.setattr(worker, "_LOADER", worker.SourceLoader(capacity=(BLOCK_SOURCES + 5) * entry))
+    configs = ("mixed_same", "mixed_rand", "mixed_next", "blur_bg")
+    report = run_build(BuildOptions(root, tmp_path / "out", configs=configs, sources_per_shard=120, progress=False))
+    assert report.complete and report.built == [0] and len(files) == 120  # one shard of three blocks
+    assert {str(f): images[str(f)] for f in files} == {str(f): 1 for f in files}
 
 
 def _source(root: Path, seed: int) -> Source:
