@@ -34,6 +34,7 @@ from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 from .engines import DISK_FULL, Engine
 from .engines.local import LocalEngine
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan
+from .sample_grid import SourceFacts, choose_pictures
 from .shards import SHARD_PARTIAL, parquet_format
 from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
 from .worker import Progress, ShardJob, ShardResult
@@ -307,6 +308,7 @@ def _write_record(out: Path, result: ShardResult) -> None:
                 "files": [f.to_dict() for f in result.files],
                 "rejected": [r.to_dict() for r in result.rejected],
                 "greyscale": result.greyscale,
+                "sources": result.sources,
             }
         ),
     )
@@ -582,6 +584,13 @@ def finalize(out: Path, report: BuildReport | None = None) -> BuildReport:
         out / mf.REJECTED_NAME, "".join(json.dumps(r.to_dict(), sort_keys=True) + "\n" for r in report.rejected)
     )
     manifest = _manifest(state, files, report)
+    if all("sources" in rec for rec in records):
+        facts = {
+            sid: SourceFacts(wnid, coverage, frozenset(configs), rec["index"])
+            for rec in records
+            for sid, wnid, coverage, configs in rec["sources"]
+        }
+        manifest = replace(manifest, pictures=choose_pictures(manifest, facts).to_dict())
     from .card import write_card
 
     write_card(out, manifest)

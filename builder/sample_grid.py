@@ -4,15 +4,17 @@
   (the rows `ximagenet12 preview` draws), the original with its mask's outline.
 - `assets/class_grid.png`: one source of every class as `original` and two headline scenarios.
 
-Sources are picked the way `preview` picks: the object covering closest to a third of the image.
+Sources are picked the way `preview` picks: the object covering closest to a third of the image. A build
+picks them from what its workers recorded of each source (`choose_pictures`) and keeps the picks in its
+manifest; `pick_pictures` reads the same facts back from the shards of a folder whose manifest has none.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -44,6 +46,34 @@ class Pictures:
     source_id: str | None
     class_configs: tuple[str, ...] = ()
     class_sources: tuple[tuple[str, str], ...] = ()  # (wnid, source id), in label order
+    shards: tuple[tuple[str, int], ...] = ()  # (source id, index of the shard holding its rows), where known
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "class_configs": list(self.class_configs),
+            "class_sources": [list(p) for p in self.class_sources],
+            "shards": dict(self.shards),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pictures:
+        return cls(
+            data.get("source_id"),
+            tuple(data.get("class_configs", ())),
+            tuple((str(w), str(s)) for w, s in data.get("class_sources", ())),
+            tuple((str(s), int(i)) for s, i in sorted(data.get("shards", {}).items())),
+        )
+
+
+@dataclass(frozen=True)
+class SourceFacts:
+    """What the card's picks need of one built source: its class, object coverage, configs with a row, shard."""
+
+    wnid: str
+    coverage: float
+    configs: frozenset[str]
+    shard: int | None = None
 
 
 def _files_by_config(manifest: Manifest) -> dict[str, list[str]]:
@@ -77,7 +107,7 @@ def _mask_config(configs: list[str]) -> str | None:
     return next((c for c in configs if _keeps_size(c)), next(iter(configs), None))
 
 
-def coverage(out: Path, manifest: Manifest) -> dict[str, tuple[str, float]]:
+def _coverage(out: Path, manifest: Manifest) -> dict[str, tuple[str, float]]:
     """source id -> (wnid, fraction of the image its object covers), from the masks of one config."""
     files = _files_by_config(manifest)
     config = _mask_config([c for c in manifest.built_configs() if c in files])
@@ -92,35 +122,45 @@ def coverage(out: Path, manifest: Manifest) -> dict[str, tuple[str, float]]:
     return found
 
 
-def _presence(out: Path, manifest: Manifest, configs: list[str]) -> Counter[str]:
-    """How many of `configs` hold each source id."""
+def read_facts(out: Path, manifest: Manifest) -> dict[str, SourceFacts]:
+    """The facts of every source with a readable mask, read back from a build's shards."""
     files = _files_by_config(manifest)
-    seen: Counter[str] = Counter()
-    for config in configs:
-        ids: set[str] = set()
+    configs: dict[str, set[str]] = {}
+    for config in manifest.built_configs():
         for batch in _batches(out, files.get(config, []), ["source_id"]):
-            ids.update(batch["source_id"])
-        seen.update(ids)
-    return seen
+            for sid in batch["source_id"]:
+                configs.setdefault(sid, set()).add(config)
+    return {
+        sid: SourceFacts(wnid, fraction, frozenset(configs.get(sid, ())))
+        for sid, (wnid, fraction) in _coverage(out, manifest).items()
+    }
+
+
+def choose_pictures(manifest: Manifest, facts: dict[str, SourceFacts]) -> Pictures:
+    """The sources the card's pictures show (nothing for an empty build)."""
+    configs = manifest.built_configs()
+    seen = {sid: len(f.configs.intersection(configs)) for sid, f in facts.items()}
+    if not any(seen.values()):
+        return Pictures(None)
+    most = max(seen.values())
+    source = closest_to_a_third({sid: facts[sid].coverage for sid, n in seen.items() if n == most})
+    class_configs = tuple(c for c in CLASS_GRID_CONFIGS if c in configs) or tuple(configs[:3])
+    in_all = {sid for sid, f in facts.items() if f.configs.issuperset(class_configs)}
+    per_class = []
+    for cls in manifest.classes:
+        pick = closest_to_a_third({sid: f.coverage for sid, f in facts.items() if f.wnid == cls.wnid and sid in in_all})
+        if pick is not None:
+            per_class.append((cls.wnid, pick))
+    shown = {source, *(sid for _, sid in per_class)}
+    shards = tuple(sorted((sid, facts[sid].shard) for sid in shown if facts[sid].shard is not None))
+    return Pictures(source, class_configs, tuple(per_class), shards)
 
 
 def pick_pictures(out: Path, manifest: Manifest) -> Pictures:
-    """The sources the card's pictures show (nothing for an empty build)."""
-    configs = manifest.built_configs()
-    covered = coverage(out, manifest)
-    seen = _presence(out, manifest, configs)
-    if not seen or not covered:
-        return Pictures(None)
-    most = max(seen.values())
-    source = closest_to_a_third({sid: covered[sid][1] for sid, n in seen.items() if n == most and sid in covered})
-    class_configs = tuple(c for c in CLASS_GRID_CONFIGS if c in configs) or tuple(configs[:3])
-    in_all = {sid for sid, n in _presence(out, manifest, list(class_configs)).items() if n == len(class_configs)}
-    per_class = []
-    for cls in manifest.classes:
-        pick = closest_to_a_third({sid: f for sid, (w, f) in covered.items() if w == cls.wnid and sid in in_all})
-        if pick is not None:
-            per_class.append((cls.wnid, pick))
-    return Pictures(source, class_configs, tuple(per_class))
+    """The manifest's picks, or else the picks made from the facts read back from the shards."""
+    if manifest.pictures:
+        return Pictures.from_dict(manifest.pictures)
+    return choose_pictures(manifest, read_facts(out, manifest))
 
 
 def _row(out: Path, paths: list[str], source_id: str) -> dict | None:
@@ -165,13 +205,28 @@ def _png(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def family_picture(out: Path, manifest: Manifest, source_id: str) -> np.ndarray:
-    """`source_id` in every config that has it, one row per family, the original outlined by its mask."""
+def _shard_files(manifest: Manifest, pictures: Pictures) -> dict[tuple[str, str], list[str]]:
+    """(config, source id) -> the files that may hold the source's row: its shard's, when known, else all."""
     files = _files_by_config(manifest)
+    shards = dict(pictures.shards)
+    count = manifest.num_shards
+    suffix = {sid: f"-{index:05d}-of-{count:05d}.parquet" for sid, index in shards.items()} if count else {}
+    shown = {pictures.source_id, *(sid for _, sid in pictures.class_sources)} - {None}
+    return {
+        (config, sid): [p for p in paths if sid not in suffix or p.endswith(suffix[sid])]
+        for config, paths in files.items()
+        for sid in shown
+    }
+
+
+def family_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarray:
+    """The picked source in every config that has it, one row per family, the original outlined by its mask."""
+    files = _shard_files(manifest, pictures)
+    source_id = pictures.source_id
     images: dict[str, np.ndarray] = {}
     labels: dict[str, str] = {}
     for config in manifest.built_configs():
-        found = _decoded(out, files.get(config, []), source_id)
+        found = _decoded(out, files.get((config, source_id), []), source_id)
         if found is None:
             continue
         images[config] = found[0]
@@ -186,13 +241,13 @@ def family_picture(out: Path, manifest: Manifest, source_id: str) -> np.ndarray:
 
 def class_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarray:
     """One row per class: its picked source as each of the class grid's configs."""
-    files = _files_by_config(manifest)
+    files = _shard_files(manifest, pictures)
     names = {c.wnid: c.name for c in manifest.classes}
     rows = []
     for wnid, source_id in pictures.class_sources:
         tiles = []
         for config in pictures.class_configs:
-            found = _decoded(out, files.get(config, []), source_id)
+            found = _decoded(out, files.get((config, source_id), []), source_id)
             if found is not None:
                 tiles.append((config, found[0]))
         rows.append((names.get(wnid, wnid), tiles))
@@ -203,7 +258,7 @@ def write_pictures(out: Path, manifest: Manifest, pictures: Pictures) -> list[st
     """Draw the card's pictures into `assets/` (each written atomically); return the paths written."""
     written = []
     if pictures.source_id is not None:
-        write_atomic(Path(out) / GRID_PATH, _png(family_picture(out, manifest, pictures.source_id)))
+        write_atomic(Path(out) / GRID_PATH, _png(family_picture(out, manifest, pictures)))
         written.append(GRID_PATH)
     if pictures.class_sources:
         write_atomic(Path(out) / CLASS_GRID_PATH, _png(class_picture(out, manifest, pictures)))

@@ -51,6 +51,8 @@ class ShardResult:
     files: list[mf.FileEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     greyscale: list[str] = field(default_factory=list)  # ids of sources whose pixels carry no colour
+    # [source id, wnid, fraction of the image its object covers, configs with a row]: what the card's picks need
+    sources: list[list] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,10 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                     writers[key].add(record)
                     flush_over_budget(writers.values())
                     done[row.config] = done.get(row.config, 0) + 1
+            built = sorted(c for c in done if c != "rejected")
+            if built:
+                coverage = np.count_nonzero(src.mask) / src.mask.size
+                result.sources.append([item.source.id, item.source.wnid, float(coverage), built])
             _report(progress, done)
         result.files = [writers[key].close() for key in sorted(writers)]
         unique = {(r.file, r.reason, r.stage): r for r in result.rejected}

@@ -162,6 +162,7 @@ class Manifest:
     block_sources: int | None = None  # partners and photos are drawn within blocks of this many sources
     name: str = "ximagenet12"
     not_built: dict[str, str] = field(default_factory=dict)
+    pictures: dict[str, Any] = field(default_factory=dict)  # the sources the card's pictures show
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -211,6 +212,7 @@ class Manifest:
             "files": [f.to_dict() for f in self.files],
             "versions": self.versions,
             "not_built": self.not_built,
+            "pictures": self.pictures,
         }
         return {**self.extra, **out}
 
@@ -254,8 +256,8 @@ class Manifest:
             raise ManifestError(f"{source}: not a build manifest: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise ManifestError(f"{source}: not a build manifest: {type(exc).__name__}: {exc}") from None
-        if not isinstance(manifest.not_built, dict):
-            raise ManifestError(f"{source}: not a build manifest: not_built must be an object")
+        if not isinstance(manifest.not_built, dict) or not isinstance(manifest.pictures, dict):
+            raise ManifestError(f"{source}: not a build manifest: not_built and pictures must be objects")
         if not isinstance(manifest.seed, int) or not isinstance(manifest.versions, dict):
             raise ManifestError(f"{source}: not a build manifest: seed must be an integer and versions an object")
         unknown = sorted({f.config for f in manifest.files} - set(manifest.configs))

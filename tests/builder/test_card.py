@@ -9,6 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -26,10 +27,11 @@ from ximagenet12_builder.card import (
     greyscale_noops,
     render_card,
     size_category,
+    write_card,
 )
 from ximagenet12_builder.cli import main
 from ximagenet12_builder.pipeline import BuildOptions, run_build
-from ximagenet12_builder.sample_grid import CLASS_GRID_PATH, GRID_PATH
+from ximagenet12_builder.sample_grid import CLASS_GRID_PATH, GRID_PATH, Pictures, choose_pictures, read_facts
 
 from ximagenet12 import manifest as mf
 from ximagenet12.errors import EXIT_WRITE
@@ -297,6 +299,24 @@ def test_class_grid_shows_one_source_of_every_class(synthetic_build: Path, synth
         for other in sorted(set(mine) - {pick}):
             image = cv2.resize(_png(synthetic_sources / "image" / cls["wnid"] / f"{other}.JPEG"), (160, 120))
             assert np.abs(tile - image.astype(int)).mean() > 3
+
+
+def test_the_picks_workers_record_equal_the_picks_read_back_from_the_shards(build: Path) -> None:
+    """A build picks its pictures' sources from what its workers recorded; a manifest without picks gets the
+    same sources, read back from the shards, and the same pictures and card."""
+    manifest = mf.read_manifest(build)
+    recorded = Pictures.from_dict(manifest.pictures)
+    assert recorded.source_id and len(recorded.class_sources) >= 2
+    assert {sid for sid, _ in recorded.shards} == {recorded.source_id, *(s for _, s in recorded.class_sources)}
+    read_back = choose_pictures(manifest, read_facts(build, manifest))
+    assert read_back.shards == () and replace(recorded, shards=()) == read_back
+    before = {p: (build / p).read_bytes() for p in ("README.md", GRID_PATH, CLASS_GRID_PATH)}
+    data = raw_manifest(build)
+    del data["pictures"]
+    (build / mf.MANIFEST_NAME).write_text(json.dumps(data))
+    assert mf.read_manifest(build).pictures == {}
+    write_card(build, mf.read_manifest(build))
+    assert {p: (build / p).read_bytes() for p in before} == before
 
 
 def test_card_command_rerenders_the_same_bytes(build: Path) -> None:
