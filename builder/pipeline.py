@@ -36,7 +36,7 @@ from .engines.local import LocalEngine
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan
 from .sample_grid import SourceFacts, choose_pictures
 from .shards import SHARD_PARTIAL, parquet_format
-from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, check_photos, discover, load_classes
+from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, discover, load_classes
 from .worker import Progress, ShardJob, ShardResult
 
 WRITTEN_NAME = "written.json"
@@ -270,7 +270,7 @@ def shard_fingerprint(
             "recipes": {c: mf.config_entry(c).to_dict() for c in plan.configs},
             "versions": versions or build_versions(),
             "num_shards": plan.num_shards,
-        "block_sources": plan.block_sources,
+            "photo_checks": [inputs(photo.path) for photo in plan.photo_checks.get(index, ())],
         }
     )
 
@@ -409,8 +409,6 @@ def run_build(opts: BuildOptions) -> BuildReport:
     inv = with_generation_records(inv, Path(opts.ai_backgrounds or sources / "ai_backgrounds"))
     if not inv.sources:
         raise _nothing_to_build(sources, inv)
-    if configs is None or any(SCENARIOS[c].extra is not None and SCENARIOS[c].extra.origin == "photo" for c in configs):
-        inv = check_photos(inv)
     plan = make_plan(
         inv,
         configs or default_configs(inv),
@@ -461,7 +459,8 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan, eng
         if _record_is_current(out, i, fingerprints[i]):
             report.skipped.append(i)
         else:
-            jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), str(out), fingerprints[i], parquet))
+            photos = plan.photo_checks.get(i, ())
+            jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), str(out), fingerprints[i], parquet, photos=photos))
     total = sum(len(item.rows) for job in jobs for item in job.items)
     with tqdm(
         total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True, smoothing=0.1
@@ -518,11 +517,12 @@ def _write_plan_state(out: Path, inv: Inventory, plan: Plan, fingerprints: list[
         "seed": plan.seed,
         "sources_per_shard": plan.sources_per_shard,
         "num_shards": plan.num_shards,
+        "block_sources": plan.block_sources,
         "classes": [c.to_dict() for c in inv.classes],
         "fingerprints": fingerprints,
         "rejected": [asdict(r) for r in rejected],
-        "backgrounds": len(inv.backgrounds),
-        "background_classes": list(inv.background_classes),
+        # Photos are checked by the shards that decode them: the manifest counts those not rejected.
+        "background_files": sorted([_relative(b.path, root), b.wnid] for b in inv.backgrounds),
         "generated": len(inv.generated),
         "generation_models": generation_models(inv),
         "row_count": row_count,
@@ -607,6 +607,8 @@ def build_versions() -> dict[str, str]:
 
 
 def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf.Manifest:
+    unreadable = {r.file for r in report.rejected if r.stage == "decode"}
+    photos = [(path, wnid) for path, wnid in state["background_files"] if path not in unreadable]
     variants = {parse_variant(spec).suffix[1:]: parse_variant(spec) for spec in state.get("mask_variants", [])}
     configs = {}
     for name in state["configs"]:
@@ -650,11 +652,11 @@ def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf
         classes=tuple(ClassInfo(**c) for c in state["classes"]),
         sources=mf.SourceCounts(
             annotated=state["source_count"],
-            background_photos=state["backgrounds"],
+            background_photos=len(photos),
             generated_images=state["generated"],
             rejected_files=len({r.file for r in report.rejected if r.stage != "plan"}),
             greyscale_sources=report.greyscale_sources,
-            background_classes=tuple(state.get("background_classes", [])),
+            background_classes=tuple(sorted({wnid for _, wnid in photos if wnid})),
             generation_models=tuple(state.get("generation_models", [])),
         ),
         configs=configs,

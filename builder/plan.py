@@ -118,6 +118,9 @@ class Plan:
     mixed_rand_rule: str = DEFAULT_MIXED_RAND_RULE
     mask_variants: tuple[str, ...] = ()
     block_sources: int = BLOCK_SOURCES
+    # shard index -> the background photos that shard decodes to check, whether or not a row uses them: each
+    # photo is checked by the shard of the first block that may draw it, so a bad one is reported once.
+    photo_checks: dict[int, tuple[Background, ...]] = field(default_factory=dict)
 
     @property
     def num_shards(self) -> int:
@@ -329,11 +332,14 @@ def make_plan(
     cuts = blocks(len(order), per_shard)
     items: list[SourcePlan] = []
     rejected: list[Rejected] = []
+    checker: dict[str, tuple[int, Background]] = {}
     for k, block in enumerate(cuts):
         near: dict[str, list[Source]] = {}
         for source in (order[i] for i in block):
             near.setdefault(source.wnid, []).append(source)
         window = _photo_window(photos, k, len(cuts), seed)
+        for photo in window:
+            checker.setdefault(photo.id, (block.start // per_shard, photo))
         for source in (order[i] for i in block):
             rows = _source_rows(source, configs, seed, pools, near, window, rejected)
             rows += _variant_rows(rows, mask_variants)
@@ -344,7 +350,14 @@ def make_plan(
     not_built |= {v: not_built[scenario_of(v)] for v in variants if scenario_of(v) in not_built}
     rejected = [r for r in rejected if r.reason.split(":")[0] not in not_built]
     specs = tuple(v.spec for v in mask_variants)
-    return Plan(tuple(configs) + variants, seed, per_shard, items, rejected, not_built, mixed_rand_rule, specs)
+    photo_checks: dict[int, tuple[Background, ...]] = {}
+    if any(SCENARIOS[c].extra and SCENARIOS[c].extra.origin == "photo" for c in configs if c not in not_built):
+        for shard, photo in sorted(checker.values(), key=lambda t: (t[0], t[1].id)):
+            photo_checks[shard] = (*photo_checks.get(shard, ()), photo)
+    return Plan(
+        tuple(configs) + variants, seed, per_shard, items, rejected, not_built, mixed_rand_rule, specs,
+        photo_checks=photo_checks,
+    )
 
 
 def _variant_configs(configs: tuple[str, ...], variants: tuple[MaskVariant, ...]) -> tuple[str, ...]:

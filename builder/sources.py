@@ -20,7 +20,6 @@ from pathlib import Path
 
 from ximagenet12.classes import CLASSES, ClassInfo, make_classes
 from ximagenet12.errors import XImageNet12Error
-from ximagenet12.imageio import ImageDecodeError, read_rgb
 
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 AUTHOR_MASK_DIRS = ("standard_masks", "masks")
@@ -419,22 +418,3 @@ def discover(
     unique = {(r.file, r.reason, r.stage): r for r in rejected}
     rejected = sorted(unique.values(), key=lambda r: (r.file, r.reason))
     return Inventory(str(root), classes, sources, photos, generated, rejected, files_seen=len(files))
-
-
-def check_photos(inv: Inventory) -> Inventory:
-    """The inventory with every background photo decoded once and the bad ones rejected under their own name.
-
-    Photos are paired with many sources; checking them before the plan pairs them means a bad photo
-    costs no good source its `rand_bg` row and is reported once, whichever rows drew it.
-    """
-    good: list[Background] = []
-    rejected = list(inv.rejected)
-    for photo in inv.backgrounds:
-        try:
-            read_rgb(photo.path)
-        except ImageDecodeError as exc:
-            rejected.append(Rejected(photo.path, str(exc), "decode"))
-        else:
-            good.append(photo)
-    rejected.sort(key=lambda r: (r.file, r.reason))
-    return Inventory(inv.root, inv.classes, inv.sources, good, inv.generated, rejected, inv.files_seen)

@@ -21,7 +21,7 @@ from ximagenet12.scenarios.functional import sharing
 
 from .plan import Row, SourcePlan
 from .shards import ParquetFormat, ShardWriter, flush_over_budget
-from .sources import Rejected, Source
+from .sources import Background, Rejected, Source
 
 Progress = Callable[[dict[str, int]], None]
 
@@ -37,6 +37,7 @@ class ShardJob:
     fingerprint: str
     parquet: ParquetFormat
     jpeg_quality: int = imageio.JPEG_QUALITY
+    photos: tuple[Background, ...] = ()  # background photos to check, used by a row or not (plan.photo_checks)
 
     def relpath(self, config: str, split: str) -> str:
         return mf.shard_path(config, split, self.index, self.num_shards)
@@ -99,6 +100,7 @@ class SourceLoader:
         self._sizes: dict[tuple[str, str], int] = {}
         self._total = 0
         self._coco: dict[str, tuple[tuple | None, dict | MaskError]] = {}
+        self._bad_photos: dict[str, tuple[tuple | None, Exception]] = {}
         self.capacity = capacity
         self.decodes = 0
 
@@ -168,8 +170,15 @@ class SourceLoader:
         cached = self._cached(("photo", path), signature)
         if cached is not None:
             return cached
+        known = self._bad_photos.get(path)
+        if known is not None and signature is not None and known[0] == signature:
+            raise known[1]  # a bad photo is a candidate of many rows: it is read once, not once per row
         self.decodes += 1
-        rgb = imageio.read_rgb(path).rgb
+        try:
+            rgb = imageio.read_rgb(path).rgb
+        except (ValueError, OSError) as exc:
+            self._bad_photos[path] = (signature, exc)
+            raise
         return self._remember(("photo", path), signature, rgb, rgb.nbytes)
 
 
@@ -332,6 +341,11 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                 coverage = np.count_nonzero(src.mask) / src.mask.size
                 result.sources.append([item.source.id, item.source.wnid, float(coverage), built])
             _report(progress, done)
+        for photo in job.photos:
+            try:
+                loader.photo(photo.path)  # usually cached: a row of the shard has used it
+            except (ValueError, OSError) as exc:
+                result.rejected.append(Rejected(photo.path, str(exc), "decode"))
         result.files = [writers[key].close() for key in sorted(writers)]
         unique = {(r.file, r.reason, r.stage): r for r in result.rejected}
         result.rejected = sorted(unique.values(), key=lambda r: (r.file, r.reason, r.stage))

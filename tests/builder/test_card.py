@@ -31,6 +31,7 @@ from ximagenet12_builder.card import (
 )
 from ximagenet12_builder.cli import main
 from ximagenet12_builder.pipeline import BuildOptions, run_build
+from ximagenet12_builder.plan import BLOCK_SOURCES
 from ximagenet12_builder.sample_grid import CLASS_GRID_PATH, GRID_PATH, Pictures, choose_pictures, read_facts
 
 from ximagenet12 import manifest as mf
@@ -136,6 +137,9 @@ def test_body_is_rendered_from_the_manifest_and_the_scenario_table(synthetic_bui
             assert spec.departs in block
         if spec.paper_column:
             assert f"`{spec.paper_column}`" in block
+
+    assert manifest["block_sources"] == BLOCK_SOURCES
+    assert f"drawn within blocks of up to {BLOCK_SOURCES} sources of one shard" in text
 
     columns = section(text, "Columns")
     for name in features(["a"]):

@@ -207,3 +207,18 @@ def test_a_partner_is_a_uniform_draw_from_its_class() -> None:
     assert len(partners) == 11 and source not in partners
     assert min(partners.values()) > 52 and max(partners.values()) < 148
     assert len(photos) == 12 and min(photos.values()) > 44 and max(photos.values()) < 140
+
+
+def test_every_photo_is_checked_by_exactly_one_shard_when_rand_bg_is_planned() -> None:
+    inv = _inventory(30, classes=12, photos=50)
+    plan = make_plan(inv, ("rand_bg", "blur_bg"), sources_per_shard=60)
+    checked = [(shard, p.id) for shard, photos in plan.photo_checks.items() for p in photos]
+    assert sorted(p for _, p in checked) == sorted(b.id for b in inv.backgrounds)
+    assert set(plan.photo_checks) <= set(range(plan.num_shards))
+    drawn = {}
+    for shard in range(plan.num_shards):
+        for item in plan.shard(shard):
+            for b in item.rows[0].backgrounds:
+                drawn.setdefault(b.id, set()).add(shard)
+    assert all(shard in drawn[p] for shard, p in checked if p in drawn), "a shard checks photos its rows may draw"
+    assert make_plan(inv, ("blur_bg",)).photo_checks == {}

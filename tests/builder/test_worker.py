@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import subprocess
@@ -26,7 +27,8 @@ MIXED = ("mixed_same", "mixed_rand", "mixed_next", "rand_bg", "blur_bg", "origin
 
 
 def test_each_input_is_decoded_once_per_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sources are decoded once though each is also the partner of about three mixed_* rows of others."""
+    """Sources are decoded once though each is also the partner of about three mixed_* rows of others; photos
+    once though many rows draw them."""
     root = tmp_path / "src"
     make_source_tree(root, n_per_class=12, wnids=WNIDS[:4], size=(48, 64))
     (root / "backgrounds").mkdir()
@@ -54,8 +56,7 @@ def test_each_input_is_decoded_once_per_build(tmp_path: Path, monkeypatch: pytes
     assert {s: images[s] for s in sources} == dict.fromkeys(sources, 1)
     assert set(masks.values()) == {1} and len(masks) == 48
     photos = [k for k in images if "backgrounds" in k]
-    # A photo is decoded when the inventory checks it, then once by the worker.
-    assert len(photos) == 2 and all(images[p] == 2 for p in photos)
+    assert len(photos) == 2 and all(images[p] == 1 for p in photos), "photos are checked by the worker using them"
 
 
 def test_a_cache_of_one_pairing_block_decodes_each_source_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +78,30 @@ def test_a_cache_of_one_pairing_block_decodes_each_source_once(tmp_path: Path, m
     report = run_build(BuildOptions(root, tmp_path / "out", configs=configs, sources_per_shard=120, progress=False))
     assert report.complete and report.built == [0] and len(files) == 120  # one shard of three blocks
     assert {str(f): images[str(f)] for f in files} == {str(f): 1 for f in files}
+
+
+def test_a_bad_photo_is_reported_once_and_not_counted_whether_or_not_a_row_drew_it(tmp_path: Path) -> None:
+    """Photos are checked by the shards that decode them: every bad one is in rejected.jsonl once, even one no
+    row drew, no row uses one, and the manifest counts only the good photos."""
+    root = tmp_path / "src"
+    make_source_tree(root, n_per_class=3, wnids=WNIDS[:4], size=(48, 64))
+    photos = root / "backgrounds" / "n02123159"
+    photos.mkdir(parents=True)
+    good = imageio.encode_jpeg(make_scene(60, 40, 60)[0])
+    for i in range(30):  # more photos than rows: some are drawn by no row
+        (photos / f"tiger_{i:02d}.jpg").write_bytes(good)
+    for i in range(0, 30, 3):
+        (photos / f"tiger_{i:02d}.jpg").write_bytes(b"not a photo" if i % 2 else good[: len(good) // 3])
+    report = run_build(BuildOptions(root, tmp_path / "out", configs=("rand_bg", "blur_bg"), progress=False))
+    assert report.complete
+    rejected = [json.loads(line) for line in (tmp_path / "out" / "rejected.jsonl").read_text().splitlines()]
+    bad = sorted(f"backgrounds/n02123159/tiger_{i:02d}.jpg" for i in range(0, 30, 3))
+    assert sorted(r["file"] for r in rejected) == bad and {r["stage"] for r in rejected} == {"decode"}
+    used = {r["background_id"] for r in pq.read_table(tmp_path / "out" / "data" / "rand_bg").to_pylist()}
+    assert len(used) > 1 and not used & {b.removeprefix("backgrounds/").removesuffix(".jpg") for b in bad}
+    manifest = json.loads((tmp_path / "out" / "build_manifest.json").read_text())
+    assert manifest["sources"]["background_photos"] == 20 and manifest["sources"]["background_classes"] == ["n02123159"]
+    assert sum(s["num_examples"] for s in manifest["configs"]["rand_bg"]["splits"].values()) == 12
 
 
 def _source(root: Path, seed: int) -> Source:
