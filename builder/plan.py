@@ -192,7 +192,7 @@ def blocks(count: int, per_shard: int, block_sources: int = BLOCK_SOURCES) -> li
 
 
 def _photo_window(photos: list[Background], block: int, num_blocks: int, seed: int) -> list[Background]:
-    """The photos block `block` draws from: a window of a seeded shuffle, so each photo serves few blocks.
+    """The photos block `block` draws from: a window of a seeded shuffle (with many photos, each serves one block).
 
     Windows hold at least CANDIDATES photos (all, if fewer) and together cover every photo; a row's drawn
     photo is a uniform draw from all of them.
