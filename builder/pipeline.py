@@ -608,7 +608,7 @@ def build_versions() -> dict[str, str]:
 
 def _manifest(state: dict, files: list[mf.FileEntry], report: BuildReport) -> mf.Manifest:
     unreadable = {r.file for r in report.rejected if r.stage == "decode"}
-    photos = [(path, wnid) for path, wnid in state["background_files"] if path not in unreadable]
+    photos = [(path, wnid) for path, wnid in state.get("background_files", []) if path not in unreadable]
     variants = {parse_variant(spec).suffix[1:]: parse_variant(spec) for spec in state.get("mask_variants", [])}
     configs = {}
     for name in state["configs"]:
