@@ -54,13 +54,8 @@ OURS = ("ours-compiled", "ours-numpy") if metrics.kernel is not None else ("ours
 @contextlib.contextmanager
 def path(name: str) -> Iterator[None]:
     """`compare_masks` on NumPy's path for ours-numpy (the compiled kernel set aside), as built otherwise."""
-    built = metrics.kernel
-    if name == "ours-numpy":
-        metrics.kernel = None
-    try:
+    with metrics.numpy_path() if name == "ours-numpy" else contextlib.nullcontext():
         yield
-    finally:
-        metrics.kernel = built
 
 
 def inputs() -> list[tuple[str, bytes, np.ndarray, np.ndarray]]:

@@ -28,15 +28,20 @@ def test_the_compiled_kernel_is_built() -> None:
     assert Path(metrics.kernel.__file__).parent == Path(metrics.__file__).parent
 
 
+@needs_kernel
+def test_the_numpy_path_sets_the_kernel_aside_and_restores_it() -> None:
+    built = metrics.kernel
+    with pytest.raises(RuntimeError), metrics.numpy_path():
+        assert metrics.kernel is None
+        raise RuntimeError
+    assert metrics.kernel is built
+
+
 def both_paths(a: np.ndarray, b: np.ndarray, tolerance: float) -> tuple[PairMetrics, PairMetrics]:
     """compare_masks by the compiled kernel, then by NumPy."""
-    built = metrics.kernel
-    try:
-        compiled = compare_masks(a, b, tolerance=tolerance)
-        metrics.kernel = None
+    compiled = compare_masks(a, b, tolerance=tolerance)
+    with metrics.numpy_path():
         return compiled, compare_masks(a, b, tolerance=tolerance)
-    finally:
-        metrics.kernel = built
 
 
 def strided(mask: np.ndarray) -> np.ndarray:

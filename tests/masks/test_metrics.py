@@ -3,6 +3,7 @@ each on both paths of `compare_masks` (the compiled kernel and NumPy's)."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 
@@ -24,12 +25,10 @@ FIELDS = ("iou", "dice", "boundary_precision", "boundary_recall", "boundary_f", 
 @pytest.fixture(autouse=True, scope="module", params=["compiled", "numpy"])
 def path(request: pytest.FixtureRequest) -> Iterator[str]:
     """Every test of this module on each path (module-scoped: hypothesis refuses function-scoped fixtures)."""
-    built = metrics.kernel
-    if request.param == "compiled" and built is None:
+    if request.param == "compiled" and metrics.kernel is None:
         pytest.skip("the compiled kernel is not built (test_kernel.py::test_the_compiled_kernel_is_built fails)")
-    metrics.kernel = built if request.param == "compiled" else None
-    yield request.param
-    metrics.kernel = built
+    with metrics.numpy_path() if request.param == "numpy" else contextlib.nullcontext():
+        yield request.param
 
 
 def square(height: int, width: int, top: int, left: int, size: int) -> np.ndarray:

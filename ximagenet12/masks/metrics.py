@@ -31,8 +31,10 @@ step below; `kernel` is None when the extension is not built (tests set it None 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import NamedTuple
@@ -45,6 +47,19 @@ try:
     from . import _agreement as kernel
 except ImportError:  # installed without a C compiler
     kernel = None
+
+
+
+@contextlib.contextmanager
+def numpy_path() -> Iterator[None]:
+    """`compare_masks` by NumPy alone while the block runs, the compiled kernel set aside (tests, benches)."""
+    global kernel
+    built, kernel = kernel, None
+    try:
+        yield
+    finally:
+        kernel = built
+
 
 DEFAULT_TOLERANCE = 0.008  # DAVIS's boundary tolerance, a fraction of the image diagonal
 PERCENTILE = 95.0
