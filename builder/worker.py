@@ -74,6 +74,7 @@ class Loaded:
 
 # Holds a pairing block (plan.BLOCK_SOURCES) of 500x375 sources with their photos, about 38 MB.
 CACHE_BYTES = 48 << 20
+FAILED_BYTES = 1 << 10  # what a remembered decoding error counts for in the cache
 
 
 def _signature(*paths: str) -> tuple | None:
@@ -100,16 +101,28 @@ class SourceLoader:
         self._sizes: dict[tuple[str, str], int] = {}
         self._total = 0
         self._coco: dict[str, tuple[tuple | None, dict | MaskError]] = {}
-        self._bad_photos: dict[str, tuple[tuple | None, Exception]] = {}
         self.capacity = capacity
         self.decodes = 0
 
-    def _cached(self, key: tuple[str, str], signature: tuple | None) -> Any:
+    def _load(self, key: tuple[str, str], signature: tuple | None, decode: Callable[[], tuple[Any, int]]) -> Any:
+        """The cached value of `key` while its files are unchanged, else `decode()`'s (value, bytes), remembered.
+
+        A file that cannot be decoded is remembered too, and its error raised again: a bad partner or photo
+        is a candidate of many rows, and is read once. Errors of the file's access (OSError) are not kept.
+        """
         entry = self._cache.get(key)
-        if entry is None or signature is None or entry[0] != signature:
-            return None
-        self._cache.move_to_end(key)
-        return entry[1]
+        if entry is not None and signature is not None and entry[0] == signature:
+            self._cache.move_to_end(key)
+            if isinstance(entry[1], ValueError):
+                raise entry[1].with_traceback(None)
+            return entry[1]
+        self.decodes += 1
+        try:
+            value, size = decode()
+        except ValueError as exc:  # ImageDecodeError, MaskError
+            self._remember(key, signature, exc, FAILED_BYTES)
+            raise
+        return self._remember(key, signature, value, size)
 
     def _remember(self, key: tuple[str, str], signature: tuple | None, value: Any, size: int) -> Any:
         if key in self._cache:
@@ -142,11 +155,9 @@ class SourceLoader:
 
     def source(self, source: Source) -> Loaded:
         """Decode a source and its mask; raises ImageDecodeError or MaskError naming the file."""
-        signature = _signature(source.image, source.mask)
-        cached = self._cached(("source", source.image), signature)
-        if cached is not None:
-            return cached
-        self.decodes += 1
+        return self._load(("source", source.image), _signature(source.image, source.mask), lambda: self._read(source))
+
+    def _read(self, source: Source) -> tuple[Loaded, int]:
         data = imageio.read_bytes(source.image)
         decoded = imageio.decode_rgb(data, source=source.image)
         shape = decoded.rgb.shape
@@ -162,24 +173,16 @@ class SourceLoader:
             mask = load_mask(source.mask, expected_shape=shape)
         mask = check_mask(mask, shape, source=source.mask)
         loaded = Loaded(data, decoded.rgb, mask, decoded.note, decoded.orientation, decoded.greyscale)
-        return self._remember(("source", source.image), signature, loaded, loaded.nbytes)
+        return loaded, loaded.nbytes
 
     def photo(self, path: str) -> np.ndarray:
         """Decode a background photo or generated image to RGB; ImageDecodeError names the file."""
-        signature = _signature(path)
-        cached = self._cached(("photo", path), signature)
-        if cached is not None:
-            return cached
-        known = self._bad_photos.get(path)
-        if known is not None and signature is not None and known[0] == signature:
-            raise known[1]  # a bad photo is a candidate of many rows: it is read once, not once per row
-        self.decodes += 1
-        try:
+
+        def read() -> tuple[np.ndarray, int]:
             rgb = imageio.read_rgb(path).rgb
-        except (ValueError, OSError) as exc:
-            self._bad_photos[path] = (signature, exc)
-            raise
-        return self._remember(("photo", path), signature, rgb, rgb.nbytes)
+            return rgb, rgb.nbytes
+
+        return self._load(("photo", path), _signature(path), read)
 
 
 def _image_cell(data: bytes, name: str) -> dict[str, Any]:

@@ -124,6 +124,25 @@ def test_the_loader_sees_a_file_that_changed(tmp_path: Path) -> None:
     assert not np.array_equal(again.rgb, first.rgb)
 
 
+def test_the_loader_reads_a_bad_file_once_until_it_changes(tmp_path: Path) -> None:
+    """A bad partner or photo is a candidate of many rows: its error is raised again without a second read, and a
+    mended file is read anew."""
+    loader = worker.SourceLoader()
+    source = _source(tmp_path, 1)
+    good = (tmp_path / "a.jpg").read_bytes()
+    (tmp_path / "a.jpg").write_bytes(good[: len(good) // 3])
+    (tmp_path / "photo.jpg").write_bytes(b"not a photo")
+    for _ in range(3):
+        with pytest.raises(imageio.ImageDecodeError, match=r"a\.jpg"):
+            loader.source(source)
+        with pytest.raises(imageio.ImageDecodeError, match=r"photo\.jpg"):
+            loader.photo(str(tmp_path / "photo.jpg"))
+    assert loader.decodes == 2
+    (tmp_path / "a.jpg").write_bytes(good)
+    os.utime(tmp_path / "a.jpg", ns=(1, 1))  # a different time, whatever the file system's clock resolution
+    assert loader.source(source).rgb.shape == (30, 40, 3) and loader.decodes == 3
+
+
 def test_the_loader_stays_within_its_capacity(tmp_path: Path) -> None:
     loader = worker.SourceLoader(capacity=1)
     for seed in (1, 2, 1):
