@@ -191,18 +191,16 @@ def blocks(count: int, per_shard: int, block_sources: int = BLOCK_SOURCES) -> li
     return out
 
 
-def _photo_window(photos: list[Background], block: int, num_blocks: int, seed: int) -> list[Background]:
-    """The photos block `block` draws from: a window of a seeded shuffle (with many photos, each serves one block).
+def _photo_window(shuffled: list[Background], block: int, num_blocks: int) -> list[Background]:
+    """The photos block `block` draws from: a window of the seeded shuffle of all photos (with many photos, each
+    serves one block).
 
     Windows hold at least CANDIDATES photos (all, if fewer) and together cover every photo; a row's drawn
-    photo is a uniform draw from all of them.
+    photo is a uniform draw from all of them, since the shuffle is.
     """
-    if not photos:
-        return []
-    order = random.Random(row_seed(seed, "", "plan", "photos")).sample(range(len(photos)), len(photos))
-    width = min(len(photos), max(CANDIDATES, math.ceil(len(photos) / num_blocks)))
-    start = block * len(photos) // num_blocks
-    return [photos[order[(start + j) % len(photos)]] for j in range(width)]
+    width = min(len(shuffled), max(CANDIDATES, math.ceil(len(shuffled) / num_blocks)))
+    start = block * len(shuffled) // num_blocks
+    return [shuffled[(start + j) % len(shuffled)] for j in range(width)]
 
 
 def _pairing_pools(inv: Inventory) -> tuple[dict[str, list[Source]], list[str]]:
@@ -327,6 +325,7 @@ def make_plan(
         generated.setdefault(image.source_id, []).append(image)
     pools = _Pools(by_class, present, generated, mixed_rand_rule)
     photos = [b for b in inv.backgrounds if b.wnid not in labels]
+    photos = random.Random(row_seed(seed, "", "plan", "photos")).sample(photos, len(photos))
     order = interleaved(inv.sources, seed)
     per_shard = sources_per_shard or default_sources_per_shard(len(order))
     cuts = blocks(len(order), per_shard)
@@ -337,7 +336,7 @@ def make_plan(
         near: dict[str, list[Source]] = {}
         for source in (order[i] for i in block):
             near.setdefault(source.wnid, []).append(source)
-        window = _photo_window(photos, k, len(cuts), seed)
+        window = _photo_window(photos, k, len(cuts))
         for photo in window:
             checker.setdefault(photo.id, (block.start // per_shard, photo))
         for source in (order[i] for i in block):
