@@ -21,8 +21,9 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ximagenet12.features import split_of
 from ximagenet12.imageio import ImageDecodeError, decode_any
-from ximagenet12.manifest import Manifest
+from ximagenet12.manifest import Manifest, shard_path
 from ximagenet12.pictures import closest_to_a_third, family_rows, make_rows, outline
 from ximagenet12.preview import FAMILIES, ORIGINAL_LABEL
 from ximagenet12.provenance import write_atomic
@@ -208,15 +209,15 @@ def _png(rgb: np.ndarray) -> bytes:
 def _shard_files(manifest: Manifest, pictures: Pictures) -> dict[tuple[str, str], list[str]]:
     """(config, source id) -> the files that may hold the source's row: its shard's, when known, else all."""
     files = _files_by_config(manifest)
-    shards = dict(pictures.shards)
-    count = manifest.num_shards
-    suffix = {sid: f"-{index:05d}-of-{count:05d}.parquet" for sid, index in shards.items()} if count else {}
+    shards = dict(pictures.shards) if manifest.num_shards else {}
     shown = {pictures.source_id, *(sid for _, sid in pictures.class_sources)} - {None}
-    return {
-        (config, sid): [p for p in paths if sid not in suffix or p.endswith(suffix[sid])]
-        for config, paths in files.items()
-        for sid in shown
-    }
+
+    def where(config: str, sid: str, paths: list[str]) -> list[str]:
+        if sid not in shards:
+            return paths
+        return [p for p in paths if p == shard_path(config, split_of(sid), shards[sid], manifest.num_shards)]
+
+    return {(config, sid): where(config, sid, paths) for config, paths in files.items() for sid in shown}
 
 
 def family_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarray:
