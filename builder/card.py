@@ -9,13 +9,10 @@ from string import Template
 from typing import Any
 
 import numpy as np
-from datasets.info import DatasetInfo, DatasetInfosDict
-from datasets.splits import SplitDict, SplitInfo
-from datasets.utils.metadata import MetadataConfigs
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub.repocard_data import DatasetCardData  # not `huggingface_hub`: its card imports the Hub client
 
-from ximagenet12.features import NUM_FOLDS, SPLITS, features
-from ximagenet12.manifest import CARD_NAME, ConfigEntry, Manifest, SplitCounts
+from ximagenet12.features import COLUMNS, NUM_FOLDS, SPLITS, features_yaml
+from ximagenet12.manifest import CARD_NAME, ConfigEntry, Manifest
 from ximagenet12.provenance import write_atomic
 from ximagenet12.scenarios import PAPER_SCENARIOS, SCENARIOS, apply, mask_variant_of
 
@@ -68,33 +65,40 @@ def default_config(manifest: Manifest) -> str | None:
     return DEFAULT_CONFIG if DEFAULT_CONFIG in configs else next(iter(configs), None)
 
 
-def _info_counts(counts: SplitCounts) -> dict[str, int]:
-    return {"num_bytes": counts.num_bytes, "num_examples": counts.num_examples}
-
-
 def card_data(manifest: Manifest) -> DatasetCardData:
-    """The card's YAML: licence, tasks, size, `configs:` with data files per split and `dataset_info:` per config."""
-    feats = features(manifest.class_names)
+    """The card's YAML: licence, tasks, size, `configs:` with data files per split and `dataset_info:` per config.
+
+    `configs:` and `dataset_info:` are laid out as `datasets`' `MetadataConfigs` and `DatasetInfosDict` write them
+    (sorted by config, one mapping instead of a list for a single config), without importing `datasets`;
+    tests/builder/test_card.py checks the YAML equals theirs.
+    """
     data = DatasetCardData(**METADATA, size_categories=[size_category(manifest.num_rows)])
     default = default_config(manifest)
-    configs = {}
-    infos = {}
-    for name, splits in manifest.data_files().items():
+    configs, infos = [], []
+    for name, splits in sorted(manifest.data_files().items()):
         config = manifest.configs[name]
-        configs[name] = {
-            "data_files": [{"split": s, "path": patterns[0]} for s, patterns in splits.items()],
-            **({"default": True} if name == default else {}),
-        }
-        infos[name] = DatasetInfo(
-            features=feats,
-            splits=SplitDict(
-                {s: SplitInfo(name=s, **_info_counts(config.splits[s])) for s in splits},
-            ),
-            download_size=sum(v.download_size for v in config.splits.values()),
-            dataset_size=sum(v.num_bytes for v in config.splits.values()),
+        configs.append(
+            {
+                "config_name": name,
+                "data_files": [{"split": s, "path": patterns[0]} for s, patterns in splits.items()],
+                **({"default": True} if name == default else {}),
+            }
         )
-    MetadataConfigs(configs).to_dataset_card_data(data)
-    DatasetInfosDict(infos).to_dataset_card_data(data)
+        infos.append(
+            {
+                "config_name": name,
+                "features": features_yaml(manifest.class_names),  # a list each: YAML would alias a shared one
+                "splits": [
+                    {"name": s, "num_bytes": config.splits[s].num_bytes, "num_examples": config.splits[s].num_examples}
+                    for s in splits
+                ],
+                "download_size": sum(v.download_size for v in config.splits.values()),
+                "dataset_size": sum(v.num_bytes for v in config.splits.values()),
+            }
+        )
+    if configs:
+        data["configs"] = configs
+        data["dataset_info"] = infos if len(infos) > 1 else infos[0]
     return data
 
 
@@ -142,12 +146,7 @@ def columns_table(manifest: Manifest) -> str:
     """The columns, their `datasets` types and what they hold."""
     text = Template(_text("columns.txt")).substitute(num_folds=NUM_FOLDS, last_fold=NUM_FOLDS - 1)
     meanings = dict(line.split(": ", 1) for line in text.splitlines())
-    feats = features(manifest.class_names)
-    rows = []
-    for name, feature in feats.items():
-        kind = type(feature).__name__
-        dtype = feature.dtype if kind == "Value" else kind
-        rows.append([f"`{name}`", dtype, meanings.get(name, "")])
+    rows = [[f"`{name}`", kind, meanings.get(name, "")] for name, kind in COLUMNS]
     return _table(["column", "type", "meaning"], rows)
 
 
@@ -388,6 +387,5 @@ def write_card(out: Path, manifest: Manifest, repo_id: str | None = None) -> str
     pictures = pick_pictures(out, manifest)
     write_pictures(out, manifest, pictures)
     text = render_card(manifest, repo_id, pictures)
-    DatasetCard(text)
     write_atomic(out / CARD_NAME, text)
     return text

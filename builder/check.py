@@ -24,7 +24,7 @@ from huggingface_hub import DatasetCard
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 
 from ximagenet12 import manifest as mf
-from ximagenet12.features import features
+from ximagenet12.features import arrow_schema
 from ximagenet12.manifest import Manifest
 from ximagenet12.provenance import sha256_file
 
@@ -174,7 +174,7 @@ def _entry_faults(manifest: Manifest) -> list[str]:
 
 def _file_faults(out: Path, manifest: Manifest) -> list[str]:
     """Each shard: present, size, sha256, rows and schema as recorded; viewer-sized row groups with a page index."""
-    schema = features(manifest.class_names).arrow_schema.remove_metadata()
+    schema = arrow_schema(manifest.class_names).remove_metadata()
     faults = []
     for f in manifest.files:
         if not mf.is_shard_path(f.path):

@@ -11,14 +11,14 @@ manifest; `pick_pictures` reads the same facts back from the shards of a folder 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ximagenet12.features import split_of
@@ -169,10 +169,10 @@ def _row(out: Path, paths: list[str], source_id: str) -> dict | None:
     for path in paths:
         parquet = _open(Path(out) / path)
         for group in range(parquet.num_row_groups):
-            ids = parquet.read_row_group(group, columns=["source_id"]).column("source_id")
-            hit = pc.index(ids, source_id).as_py()
-            if hit < 0:
+            ids = parquet.read_row_group(group, columns=["source_id"]).column("source_id").to_pylist()
+            if source_id not in ids:
                 continue
+            hit = ids.index(source_id)  # not `pc.index`: its `pa.scalar` imports pandas, a fifth of a second
             columns = ["image", "mask", "background_id"]
             for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], columns=columns):
                 if hit < batch.num_rows:
@@ -256,12 +256,22 @@ def class_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarr
 
 
 def write_pictures(out: Path, manifest: Manifest, pictures: Pictures) -> list[str]:
-    """Draw the card's pictures into `assets/` (each written atomically); return the paths written."""
-    written = []
+    """Draw the card's pictures into `assets/` (each written atomically); return the paths written.
+
+    The two are drawn at once, in two threads: reading, decoding and PNG encoding release the GIL.
+    """
+    drawings = []
     if pictures.source_id is not None:
-        write_atomic(Path(out) / GRID_PATH, _png(family_picture(out, manifest, pictures)))
-        written.append(GRID_PATH)
+        drawings.append((GRID_PATH, family_picture))
     if pictures.class_sources:
-        write_atomic(Path(out) / CLASS_GRID_PATH, _png(class_picture(out, manifest, pictures)))
-        written.append(CLASS_GRID_PATH)
-    return written
+        drawings.append((CLASS_GRID_PATH, class_picture))
+
+    def draw(drawing: tuple[str, Callable[[Path, Manifest, Pictures], np.ndarray]]) -> tuple[str, bytes]:
+        path, picture = drawing
+        return path, _png(picture(out, manifest, pictures))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        drawn = list(pool.map(draw, drawings))
+    for path, data in drawn:
+        write_atomic(Path(out) / path, data)
+    return [path for path, _ in drawn]

@@ -19,22 +19,27 @@ os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from ximagenet12.errors import EXIT_INTERRUPTED, EXIT_USAGE, XImageNet12Error
 
-COMMAND_MODULES = (
-    "ximagenet12_builder.cli.build",
-    "ximagenet12_builder.cli.release",
-    "ximagenet12_builder.cli.preview",
-    "ximagenet12_builder.cli.evaluate",
-    "ximagenet12_builder.cli.agreement",
-    "ximagenet12_builder.cli.generate",
-    "ximagenet12_builder.cli.leaderboard",
-    "ximagenet12_builder.cli.explain",
-)
+# Each subcommand and the module that registers it: a command line imports only its command's module.
+COMMANDS: dict[str, str] = {
+    "build": "ximagenet12_builder.cli.build",
+    "card": "ximagenet12_builder.cli.release",
+    "check": "ximagenet12_builder.cli.release",
+    "publish": "ximagenet12_builder.cli.release",
+    "preview": "ximagenet12_builder.cli.preview",
+    "evaluate": "ximagenet12_builder.cli.evaluate",
+    "score": "ximagenet12_builder.cli.evaluate",
+    "agreement": "ximagenet12_builder.cli.agreement",
+    "generate-backgrounds": "ximagenet12_builder.cli.generate",
+    "leaderboard": "ximagenet12_builder.cli.leaderboard",
+    "explain": "ximagenet12_builder.cli.explain",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 # Errors that name a file and say what is wrong with it: printed as one line, exit code 2.
 FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
 
 
-def make_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def make_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with `command`'s module registered, or every subcommand's when it is not one."""
     from ximagenet12 import __version__
 
     parser = argparse.ArgumentParser(
@@ -42,7 +47,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ximagenet12 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in [COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES:
         importlib.import_module(name).add_parsers(sub)
     return parser
 
@@ -54,7 +59,8 @@ def _say(command: str, message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ximagenet12` command."""
-    args = make_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = make_parser(next((w for w in words if not w.startswith("-")), None)).parse_args(argv)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a reader that went away shows here, inside the try, not at interpreter exit

@@ -24,6 +24,7 @@ from ximagenet12_builder.card import (
     LICENCE_LINK,
     REPO_PLACEHOLDER,
     card_data,
+    default_config,
     greyscale_noops,
     render_card,
     size_category,
@@ -382,6 +383,60 @@ def test_card_data_round_trips_through_datasets(synthetic_build: Path) -> None:
     infos = DatasetInfosDict.from_dataset_card_data(data)
     assert set(infos) == set(configs) == set(built_configs(manifest))
     assert infos["rand_bg"].features == features([c["name"] for c in manifest["classes"]])
+
+
+def _card_data_by_datasets(manifest: mf.Manifest) -> dict:
+    """The card's YAML as `datasets`' own classes lay it out: what `card_data` writes without importing them."""
+    from datasets.info import DatasetInfo, DatasetInfosDict
+    from datasets.splits import SplitDict, SplitInfo
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    data = DatasetCardData()
+    configs, infos = {}, {}
+    for name, splits in manifest.data_files().items():
+        config = manifest.configs[name]
+        configs[name] = {"data_files": [{"split": s, "path": p[0]} for s, p in splits.items()]}
+        if name == default_config(manifest):
+            configs[name]["default"] = True
+        counts = {s: config.splits[s] for s in splits}
+        infos[name] = DatasetInfo(
+            features=features(manifest.class_names),
+            splits=SplitDict({s: SplitInfo(s, c.num_bytes, c.num_examples) for s, c in counts.items()}),
+            download_size=sum(v.download_size for v in config.splits.values()),
+            dataset_size=sum(v.num_bytes for v in config.splits.values()),
+        )
+    MetadataConfigs(configs).to_dataset_card_data(data)
+    DatasetInfosDict(infos).to_dataset_card_data(data)
+    return data.to_dict()
+
+
+@pytest.mark.parametrize("keep", [None, ["rand_bg"]], ids=["every config", "one config"])
+def test_card_yaml_is_what_datasets_writes(synthetic_build: Path, keep: list[str] | None) -> None:
+    raw = raw_manifest(synthetic_build)
+    if keep:
+        raw["configs"] = {n: c for n, c in raw["configs"].items() if n in keep}
+        raw["files"] = [f for f in raw["files"] if f["config"] in keep]
+    manifest = mf.Manifest.from_dict(raw)
+    ours = card_data(manifest)
+    expected = _card_data_by_datasets(manifest)
+    assert {k: ours[k] for k in ("configs", "dataset_info")} == expected
+    assert yaml.safe_dump(ours["dataset_info"], sort_keys=False) == yaml.safe_dump(expected["dataset_info"], sort_keys=False)
+    assert "&id" not in ours.to_yaml()  # no YAML aliases: each config lists its own features
+
+
+def test_building_imports_no_datasets(synthetic_sources: Path, tmp_path: Path) -> None:
+    """A build writes its Parquet format and card YAML without `datasets` (half a second of imports), pandas,
+    torch or the Hub client."""
+    code = (
+        "import sys\n"
+        "from ximagenet12_builder.cli import main\n"
+        f"assert main(['build', {str(synthetic_sources)!r}, '--out', {str(tmp_path / 'out')!r}, '--no-progress']) == 0\n"
+        "heavy = ('datasets', 'pandas', 'torch', 'huggingface_hub.hf_api')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.slow

@@ -6,7 +6,9 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ximagenet12_builder.shards import column
+from ximagenet12_builder.shards import column, parquet_format
+
+from ximagenet12.features import features, features_dict, features_yaml
 
 IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
 
@@ -41,3 +43,17 @@ def test_an_image_column_equals_pa_array(items: list[dict]) -> None:
 def test_a_type_without_a_layout_is_refused() -> None:
     with pytest.raises(TypeError, match="float"):
         column([1.0], pa.float32())
+
+
+@pytest.mark.parametrize("names", [["a"], ["n01440764", "tench, Tinca tinca", "b"]])
+def test_the_parquet_format_is_what_datasets_writes(names: list[str]) -> None:
+    import datasets
+    from datasets.arrow_writer import get_parquet_column_options
+
+    feats = features(names)
+    fmt = parquet_format(names)
+    assert feats.to_dict() == features_dict(names)
+    assert feats._to_yaml_list() == features_yaml(names)
+    assert fmt.schema.equals(feats.arrow_schema, check_metadata=True)
+    assert fmt.column_options == get_parquet_column_options(feats, feats.arrow_schema)
+    assert fmt.cdc_options == datasets.config.DEFAULT_CDC_OPTIONS
