@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 from ximagenet12_builder.cli import main
 from ximagenet12_builder.engines import ShardFailed, one_line, task_counts
+from ximagenet12_builder.engines.local import LocalEngine
 from ximagenet12_builder.engines.ray import NodeMismatch, check_node, code_identity
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 from ximagenet12_builder.plan import make_plan
@@ -82,6 +85,54 @@ def test_task_counts_equal_the_rows_reported_source_by_source(tmp_path: Path) ->
     assert expected["rejected"] > len(CONFIGS) - 1
     assert reported == expected
     assert task_counts(job, result) == expected
+
+
+class _EndsItsHelper(ShardJob):
+    """A job that ends any process but the driver that unpickles it, as the kernel's out-of-memory killer would."""
+
+    driver: int = 0
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if os.getpid() != self.driver:
+            os._exit(9)
+
+
+def _one_source_jobs(tmp_path: Path, job_type: type[ShardJob] = ShardJob) -> list[ShardJob]:
+    root = tmp_path / "src"
+    make_source_tree(root, n_per_class=2, wnids=WNIDS[:2])
+    inv = discover(root)
+    plan = make_plan(inv, ("original",), sources_per_shard=1)
+    fmt = parquet_format([c.name for c in inv.classes])
+    out = str(tmp_path / "out")
+    return [job_type(i, plan.num_shards, plan.shard(i), out, f"fp-{i}", fmt) for i in range(plan.num_shards)]
+
+
+def test_two_workers_are_this_process_and_one_spawned_beside_it(tmp_path: Path) -> None:
+    engine = LocalEngine(workers=2)
+    engine.start(jobs=4)
+    try:
+        assert len(multiprocessing.active_children()) == 1
+    finally:
+        engine.close()
+    assert multiprocessing.active_children() == []
+    jobs = _one_source_jobs(tmp_path)
+    results = LocalEngine(workers=2).run(jobs, progress=lambda done: None, finished=lambda result: None)
+    assert sorted(r.index for r in results) == list(range(len(jobs)))
+
+
+@pytest.mark.slow
+def test_a_helper_process_that_dies_costs_its_shard_only(tmp_path: Path) -> None:
+    jobs = _one_source_jobs(tmp_path, _EndsItsHelper)
+    for job in jobs:
+        job.driver = os.getpid()
+    finished: list[int] = []
+    with pytest.raises(ShardFailed) as caught:
+        LocalEngine(workers=2).run(jobs, progress=lambda done: None, finished=lambda r: finished.append(r.index))
+    [(lost, reason)] = caught.value.failures
+    assert reason.startswith("BrokenProcessPool: ")
+    assert sorted(finished) == sorted(set(range(len(jobs))) - {lost})  # the driver built every other shard
+    assert multiprocessing.active_children() == []
 
 
 def _job(out: Path, fingerprint: str = "fp-0") -> ShardJob:
