@@ -33,7 +33,7 @@ from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
 from .engines import DISK_FULL, Engine
 from .engines.local import LocalEngine
-from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan
+from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan, shards_for
 from .sample_grid import SourceFacts, choose_pictures
 from .shards import SHARD_PARTIAL, parquet_format
 from .sources import GENERATION_RECORDS, LAYOUTS, Inventory, Rejected, discover, load_classes
@@ -409,32 +409,33 @@ def run_build(opts: BuildOptions) -> BuildReport:
     inv = with_generation_records(inv, Path(opts.ai_backgrounds or sources / "ai_backgrounds"))
     if not inv.sources:
         raise _nothing_to_build(sources, inv)
-    plan = make_plan(
-        inv,
-        configs or default_configs(inv),
-        seed=opts.seed,
-        sources_per_shard=opts.sources_per_shard,
-        mixed_rand_rule=opts.mixed_rand_rule,
-        mask_variants=tuple(parse_variant(spec) for spec in opts.mask_variants),
-    )
-    if not plan.planned_configs():
-        reasons = "; ".join(f"{c}: {why}" for c, why in plan.not_built.items())
-        raise BuildError(f"{sources}: nothing to build ({reasons}); nothing was written")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BuildError(f"{out}: cannot create --out ({exc.strerror or exc})") from None
     engine = opts.engine or LocalEngine(opts.workers)
-    if isinstance(engine, LocalEngine):
-        engine.start(plan.num_shards)  # its processes start up while the driver fingerprints the shards
+    if isinstance(engine, LocalEngine):  # its processes start up while the driver plans and fingerprints
+        engine.start(shards_for(len(inv.sources), opts.sources_per_shard))
     try:
-        with build_lock(out):
-            return _build_locked(opts, out, inv, plan, engine)
-    except OSError as exc:
-        if exc.errno in DISK_FULL:
-            raise _disk_full(out, exc) from None
-        where = exc.filename or out
-        raise BuildError(f"{where}: {exc.strerror or exc}; the build stopped and resumes when rerun") from None
+        plan = make_plan(
+            inv,
+            configs or default_configs(inv),
+            seed=opts.seed,
+            sources_per_shard=opts.sources_per_shard,
+            mixed_rand_rule=opts.mixed_rand_rule,
+            mask_variants=tuple(parse_variant(spec) for spec in opts.mask_variants),
+        )
+        if not plan.planned_configs():
+            reasons = "; ".join(f"{c}: {why}" for c, why in plan.not_built.items())
+            raise BuildError(f"{sources}: nothing to build ({reasons}); nothing was written")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BuildError(f"{out}: cannot create --out ({exc.strerror or exc})") from None
+        try:
+            with build_lock(out):
+                return _build_locked(opts, out, inv, plan, engine)
+        except OSError as exc:
+            if exc.errno in DISK_FULL:
+                raise _disk_full(out, exc) from None
+            where = exc.filename or out
+            raise BuildError(f"{where}: {exc.strerror or exc}; the build stopped and resumes when rerun") from None
     finally:
         if isinstance(engine, LocalEngine):
             engine.close()

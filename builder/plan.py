@@ -242,6 +242,11 @@ def default_sources_per_shard(sources: int) -> int:
     return max(1, math.ceil(sources / max(1, shards)))
 
 
+def shards_for(sources: int, sources_per_shard: int | None = None) -> int:
+    """How many shards a plan of `sources` sources has (at most: sources the plan leaves out shorten it)."""
+    return max(1, math.ceil(sources / (sources_per_shard or default_sources_per_shard(sources))))
+
+
 @dataclass(frozen=True)
 class _Pools:
     """What rows are drawn from: the build's sources by class, the classes present, the generated images."""

@@ -1,4 +1,4 @@
-"""The dataset's columns, the same for every config and split: one table, rendered for `datasets`, Arrow and the card."""
+"""The dataset's columns, the same in every config and split: one table, rendered for `datasets`, Arrow, the card."""
 
 from __future__ import annotations
 

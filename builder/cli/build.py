@@ -46,7 +46,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sources", nargs="?", type=Path, help="sources folder (default: the shipped sample)")
     p.add_argument("--out", type=Path, help=f"output folder, new or empty or an earlier build (sample: ./{SAMPLE_OUT})")
     p.add_argument("--configs", help="comma-separated configs to build (default: all that the inputs allow)")
-    p.add_argument("--workers", type=_whole, help="processes building shards with --engine local: this one and N-1 spawned (default 1)")
+    p.add_argument(
+        "--workers", type=_whole, help="processes building shards: this one and N-1 spawned (--engine local, default 1)"
+    )
     p.add_argument(
         "--engine",
         choices=ENGINES,

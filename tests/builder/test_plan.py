@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from ximagenet12_builder.plan import BLOCK_SOURCES, CANDIDATES, blocks, interleaved, make_plan, row_seed
+from ximagenet12_builder.plan import BLOCK_SOURCES, CANDIDATES, blocks, interleaved, make_plan, row_seed, shards_for
 from ximagenet12_builder.sources import Background, Inventory, Source
 
 from ximagenet12.classes import CLASSES
@@ -139,6 +139,14 @@ def test_shards_cut_the_interleaved_sources_into_fixed_slices() -> None:
     flat = [item.source for i in range(4) for item in plan.shard(i)]
     assert flat == interleaved(inv.sources, plan.seed)
     assert sorted(s.id for s in flat) == sorted(s.id for s in inv.sources)
+
+
+@pytest.mark.parametrize("per_shard", [None, 1, 6, 7, 100])
+@pytest.mark.parametrize("per_class", [1, 5, 30])
+def test_the_shard_count_known_before_planning_is_the_plans(per_class: int, per_shard: int | None) -> None:
+    inv = _inventory(per_class)
+    plan = make_plan(inv, ("blur_bg",), sources_per_shard=per_shard)
+    assert shards_for(len(inv.sources), per_shard) == plan.num_shards
 
 
 @given(st.lists(st.integers(1, 60), min_size=1, max_size=12), st.integers(0, 2**32))
