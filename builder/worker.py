@@ -303,6 +303,12 @@ def _scenario_row(
     }
 
 
+def _scenario_reason(config: str, exc: Exception) -> str:
+    """`config: message`, the message once: a ScenarioError's own text may already start with `config: `."""
+    message = str(exc)
+    return message if message.startswith(f"{config}: ") else f"{config}: {message}"
+
+
 def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
     """Write every row of one shard; bad sources and rows are rejected, the rest goes on."""
     out_dir = Path(job.out_dir)
@@ -330,7 +336,8 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                     try:
                         record = _scenario_row(item, row, src, loader, job.jpeg_quality, masks, result.rejected)
                     except (NoCandidate, ValueError) as exc:  # ScenarioError, encoding failures
-                        result.rejected.append(Rejected(item.source.image, f"{row.config}: {exc}", "scenario"))
+                        reason = _scenario_reason(row.config, exc)
+                        result.rejected.append(Rejected(item.source.image, reason, "scenario"))
                         done["rejected"] = done.get("rejected", 0) + 1
                         continue
                     key = (row.config, item.split)

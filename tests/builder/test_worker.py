@@ -21,6 +21,7 @@ from ximagenet12_builder.sources import Source
 
 from ximagenet12 import imageio
 from ximagenet12.classes import WNIDS
+from ximagenet12.scenarios import ScenarioError, apply
 from ximagenet12.synthetic import make_scene, make_source_tree
 
 MIXED = ("mixed_same", "mixed_rand", "mixed_next", "rand_bg", "blur_bg", "original")
@@ -235,3 +236,14 @@ def test_the_cli_allocates_arrow_memory_with_malloc_unless_told_otherwise(given:
     code = "import ximagenet12_builder.cli, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == expected
+
+
+def test_a_scenario_rejection_names_its_config_once() -> None:
+    image = np.zeros((8, 8, 3), np.uint8)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:5, 2:5] = 255
+    with pytest.raises(ScenarioError) as caught:  # its own message starts with "mixed_same: "
+        apply("mixed_same", image, mask, seed=0, background=image, background_mask=np.zeros_like(mask))
+    assert worker._scenario_reason("mixed_same", caught.value) == str(caught.value)
+    assert str(caught.value).startswith("mixed_same: the other image's mask")
+    assert worker._scenario_reason("mixed_same", ValueError("PNG encoding failed")) == "mixed_same: PNG encoding failed"
