@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from ..worker import Progress, ShardJob, ShardResult, build_shard
 from . import Finished, ShardFailed, one_line, stops_the_build
@@ -19,12 +21,30 @@ def _init_worker(queue) -> None:
     global _QUEUE
     import cv2
 
+    if hasattr(signal, "pthread_sigmask"):  # a Ctrl-C held back while this process started (see start): dropped
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     cv2.setNumThreads(1)
     _QUEUE = queue
 
 
 def _run_in_worker(job: ShardJob) -> ShardResult:
     return build_shard(job, progress=_QUEUE.put if _QUEUE is not None else None)
+
+
+@contextmanager
+def _ctrl_c_held_back() -> Iterator[None]:
+    """Block SIGINT in this thread: processes it starts inherit the mask and so start up without a traceback."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _ready() -> None:
@@ -90,8 +110,9 @@ class LocalEngine:
         self._pool = ProcessPoolExecutor(
             max_workers=helpers, mp_context=ctx, initializer=_init_worker, initargs=(self._queue,)
         )
-        for _ in range(helpers):
-            self._pool.submit(_ready)
+        with _ctrl_c_held_back():  # a Ctrl-C now reaches them mid-import, where it would print a traceback
+            for _ in range(helpers):
+                self._pool.submit(_ready)  # the pool spawns a process per task while none is idle, in this thread
 
     def close(self) -> None:
         """Stop the helper processes, if any were started."""
@@ -151,11 +172,12 @@ class LocalEngine:
             while (job := shared.take()) is not None:
                 try:
                     result = pool.submit(_run_in_worker, job).result()
-                except BrokenProcessPool as exc:  # a helper died (killed, out of memory): the driver goes on
+                except BaseException as exc:
                     shared.failed(job, exc)
-                    return
-                except Exception as exc:
-                    shared.failed(job, exc)
+                    # The helper died (killed, out of memory) or was interrupted (Ctrl-C reaches the whole
+                    # process group, so the driver stops too): it takes no more jobs, the driver goes on.
+                    if isinstance(exc, BrokenProcessPool) or not isinstance(exc, Exception):
+                        return
                     continue
                 shared.done(result)
 

@@ -226,6 +226,40 @@ def test_a_build_killed_with_sigkill_resumes_to_the_same_bytes(tmp_path: Path) -
     assert not list(out.rglob("*.partial"))
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_two_worker_build_in_one_line_and_it_resumes(tmp_path: Path) -> None:
+    """Ctrl-C reaches the driver and its spawned worker alike (one process group): one line, exit 130."""
+    from ximagenet12.synthetic import make_source_tree
+
+    sources = tmp_path / "src"
+    make_source_tree(sources, n_per_class=3, wnids=list(BY_WNID)[:4], size=(300, 400), seed=3)
+    out = tmp_path / "stopped"
+    script = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as in a terminal, whatever started us
+        "from ximagenet12_builder.cli import main\n"
+        "sys.exit(main(['build', sys.argv[1], '--out', sys.argv[2], '--workers', '2', '--sources-per-shard', '1',"
+        " '--no-progress']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(sources), str(out)], start_new_session=True, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, text=True,
+    )
+    records = out / ".build" / "shards"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(records.glob("*.json")) if records.exists() else []) < 2:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err == "ximagenet12 build: error: interrupted\n"
+    assert not (out / "build_manifest.json").exists() and not list(out.rglob("*.partial"))
+
+    resumed = run_build(BuildOptions(sources, out, sources_per_shard=1, progress=False))
+    assert resumed.complete and resumed.skipped
+    assert tree_digest(out) == tree_digest(_build(sources, tmp_path / "reference", sources_per_shard=1))
+
+
 def test_a_subset_of_configs_replaces_what_the_folder_had(
     synthetic_sources: Path, synthetic_build: Path, tmp_path: Path
 ) -> None:
