@@ -110,7 +110,7 @@ class LocalEngine:
         self._pool = ProcessPoolExecutor(
             max_workers=helpers, mp_context=ctx, initializer=_init_worker, initargs=(self._queue,)
         )
-        with _ctrl_c_held_back():  # a Ctrl-C now reaches them mid-import, where it would print a traceback
+        with _ctrl_c_held_back():  # a Ctrl-C while they import would print a traceback in each
             for _ in range(helpers):
                 self._pool.submit(_ready)  # the pool spawns a process per task while none is idle, in this thread
 
@@ -171,15 +171,13 @@ class LocalEngine:
         def feed() -> None:
             while (job := shared.take()) is not None:
                 try:
-                    result = pool.submit(_run_in_worker, job).result()
-                except BaseException as exc:
+                    shared.done(pool.submit(_run_in_worker, job).result())
+                except BaseException as exc:  # the job's, or recording its result's (a full disk)
                     shared.failed(job, exc)
                     # The helper died (killed, out of memory) or was interrupted (Ctrl-C reaches the whole
                     # process group, so the driver stops too): it takes no more jobs, the driver goes on.
                     if isinstance(exc, BrokenProcessPool) or not isinstance(exc, Exception):
                         return
-                    continue
-                shared.done(result)
 
         reader = threading.Thread(target=pump, daemon=True)
         feeders = [threading.Thread(target=feed, daemon=True) for _ in range(self._helpers)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import multiprocessing
 import os
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,22 @@ def test_two_workers_are_this_process_and_one_spawned_beside_it(tmp_path: Path) 
     jobs = _one_source_jobs(tmp_path)
     results = LocalEngine(workers=2).run(jobs, progress=lambda done: None, finished=lambda result: None)
     assert sorted(r.index for r in results) == list(range(len(jobs)))
+
+
+def test_a_full_disk_while_recording_a_result_stops_the_build_from_any_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread_errors: list = []
+    monkeypatch.setattr(threading, "excepthook", thread_errors.append)
+
+    def record(result) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError) as caught:
+        LocalEngine(workers=2).run(_one_source_jobs(tmp_path), progress=lambda done: None, finished=record)
+    assert caught.value.errno == errno.ENOSPC
+    assert thread_errors == []  # no feeder thread died with a traceback
+    assert multiprocessing.active_children() == []
 
 
 @pytest.mark.slow
