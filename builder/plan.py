@@ -124,7 +124,7 @@ class Plan:
 
     @property
     def num_shards(self) -> int:
-        return max(1, math.ceil(len(self.items) / self.sources_per_shard))
+        return shards_for(len(self.items), self.sources_per_shard)
 
     def shard(self, index: int) -> list[SourcePlan]:
         start = index * self.sources_per_shard
