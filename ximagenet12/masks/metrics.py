@@ -49,7 +49,6 @@ except ImportError:  # installed without a C compiler
     kernel = None
 
 
-
 @contextlib.contextmanager
 def numpy_path() -> Iterator[None]:
     """`compare_masks` by NumPy alone while the block runs, the compiled kernel set aside (tests, benches)."""
