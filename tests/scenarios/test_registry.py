@@ -713,3 +713,27 @@ def test_missing_or_bad_background_inputs_are_named() -> None:
         apply("mixed_next", image, mask, background=other, background_mask=mask)
     with pytest.raises(ScenarioError, match=r"background must be an RGB uint8 array.*\(10, 12, 4\)"):
         apply("rand_bg", image, mask, background=np.zeros((10, 12, 4), np.uint8))
+
+
+def test_under_sharing_each_mask_is_checked_once_and_results_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build runs every config of a source under `sharing()`: its mask (and a partner's) is checked once, not
+    per config, and every result is the bytes `apply` gives alone; a mask with other values is still normalised."""
+    from ximagenet12.scenarios import functional
+
+    image, mask = make_image(5, 30, 40), ellipse_mask(30, 40)
+    odd = np.where(mask > 0, 1, 0).astype(np.uint8)  # 0/1: normalised to 0/255 by every call
+    alone = {(name, m.max()): run(name, image, m, seed=3) for name in NAMES for m in (mask, odd)}
+    checks = []
+    real = registry._check_mask
+    monkeypatch.setattr(registry, "_check_mask", lambda m, shape, what: checks.append(what) or real(m, shape, what))
+    with functional.sharing():
+        for name in NAMES:
+            for m in (mask, odd):
+                got = run(name, image, m, seed=3)
+                want = alone[(name, m.max())]
+                for g, w in zip(got[:2], want[:2], strict=True):
+                    np.testing.assert_array_equal(g, w, err_msg=name)
+                assert got[2] == want[2]
+    assert checks.count("mask") == 2  # one per mask object, for all the configs
+    paired = [n for n in NAMES if SCENARIOS[n].extra is not None and "background_mask" in SCENARIOS[n].extra.arguments]
+    assert checks.count("background_mask") == 2 * len(paired) > 0  # each run brings a new partner mask

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..masks import is_binary
+from . import functional
 from .table import PAPER_SCENARIOS, SCENARIOS, SCENARIOS_LIST, ExtraInput, Scenario
 
 __all__ = [
@@ -78,6 +79,16 @@ def _check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarr
     return np.where(mask != 0, 255, 0).astype(np.uint8)
 
 
+def _checked_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> tuple[np.ndarray, int]:
+    """`_check_mask` and the mask's object pixel count, once per mask while `functional.sharing()` is active."""
+
+    def check() -> tuple[np.ndarray, int]:
+        checked = _check_mask(mask, shape, what)
+        return checked, int(np.count_nonzero(checked))
+
+    return functional.once(("checked_mask", tuple(shape[:2]), what), mask, check)
+
+
 def _bands(spec: Any) -> list[tuple[int, int]]:
     """A `ranges` entry as inclusive (lo, hi) bands: `[lo, hi]` or a list of such pairs."""
     if len(spec) and isinstance(spec[0], (list, tuple)):
@@ -137,8 +148,7 @@ def apply(
     except KeyError:
         raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
     _check_image(image, "image")
-    mask = _check_mask(mask, image.shape, "mask")
-    n_object = int(np.count_nonzero(mask))
+    mask, n_object = _checked_mask(mask, image.shape, "mask")
     if scenario.needs_object and n_object == 0:
         raise ScenarioError(f"{name} is undefined for an empty mask (no object pixels)")
     if scenario.needs_background and n_object == mask.size:
@@ -154,8 +164,8 @@ def apply(
     if extra is not None and "background_mask" in extra.arguments:
         if background_mask is None:
             raise ScenarioError(f"{name} needs `background_mask=` for the other image")
-        background_mask = _check_mask(background_mask, background.shape, "background_mask")
-        if not background_mask.any() or background_mask.all():
+        background_mask, n_other = _checked_mask(background_mask, background.shape, "background_mask")
+        if n_other in (0, background_mask.size):
             raise ScenarioError(f"{name}: the other image's mask must have object and background pixels")
         kwargs["background_mask"] = background_mask
 

@@ -36,7 +36,7 @@ def sharing() -> Iterator[None]:
         _SHARED.reset(token)
 
 
-def _once(key: tuple, image: np.ndarray, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+def _once(key: tuple, image: np.ndarray, compute: Callable[[], Any]) -> tuple[Any, bool]:
     """`compute()` of `image`, memoised while `sharing()` is active; also whether the result is shared.
 
     A shared result must not be written to. The memo keeps `image` itself, so its id cannot be reused.
@@ -48,6 +48,11 @@ def _once(key: tuple, image: np.ndarray, compute: Callable[[], np.ndarray]) -> t
     if entry is None or entry[0] is not image:
         entry = memo[(*key, id(image))] = (image, compute())
     return entry[1], True
+
+
+def once(key: tuple, array: np.ndarray, compute: Callable[[], Any]) -> Any:
+    """`compute()`, of `array`, once per array while `sharing()` is active; the result must not be written to."""
+    return _once(key, array, compute)[0]
 
 
 def _writable(array: np.ndarray, shared: bool) -> np.ndarray:
