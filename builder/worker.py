@@ -14,7 +14,7 @@ import numpy as np
 
 from ximagenet12 import imageio
 from ximagenet12 import manifest as mf
-from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco
+from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco, same_mask
 from ximagenet12.masks.variants import parse_variant
 from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
 from ximagenet12.scenarios.functional import sharing
@@ -288,7 +288,7 @@ def _scenario_row(
         out_image, out_mask, params = apply(scenario_of(row.config), src.rgb, mask, seed=row.seed, **kwargs)
         data, ext = _encode(scenario_of(row.config), out_image, quality)
         image_cell = _image_cell(data, f"{source.id}.{ext}")
-    if out_mask is not mask and not np.array_equal(out_mask, mask):
+    if out_mask is not mask and not same_mask(out_mask, mask):
         mask_png = imageio.encode_png(out_mask)
     return {
         "image": image_cell,

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from PIL import Image
 from pycocotools import mask as coco_mask
 
@@ -24,6 +25,7 @@ from ximagenet12.masks import (
     mask_from_labelme,
     mask_from_png,
     polygon_mask,
+    same_mask,
 )
 
 H, W = 30, 40
@@ -465,3 +467,23 @@ def test_png_round_trip_through_pil_bytes() -> None:
     buffer = io.BytesIO()
     Image.fromarray(square_mask()).save(buffer, format="PNG")
     np.testing.assert_array_equal(mask_from_png(buffer.getvalue()), square_mask())
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 12), st.integers(1, 12), st.data(),
+    st.sampled_from(["copy", "one_pixel", "transposed", "flipped", "bool", "cropped"]),
+)
+def test_same_mask_is_array_equal(height: int, width: int, data: st.DataObject, change: str) -> None:
+    """`same_mask` answers as `np.array_equal` (shape included), for contiguous uint8 masks and any other array."""
+    a = data.draw(arrays(np.uint8, (height, width), elements=st.sampled_from([0, 1, 255])))
+    b = {
+        "copy": lambda: a.copy(),
+        "one_pixel": lambda: np.where(np.arange(a.size).reshape(a.shape) == a.size // 2, 255 - a, a).astype(np.uint8),
+        "transposed": lambda: np.ascontiguousarray(a.T),
+        "flipped": lambda: a[:, ::-1],
+        "bool": lambda: a.astype(bool),
+        "cropped": lambda: a[:, : max(1, width - 1)],
+    }[change]()
+    assert same_mask(a, b) == bool(a.shape == b.shape and np.array_equal(a, b))
+    assert same_mask(a, a.copy())

@@ -470,6 +470,14 @@ def is_binary(mask: np.ndarray) -> bool:
     return cv2.countNonZero(cv2.inRange(np.ascontiguousarray(mask), 1, 254)) == 0
 
 
+def same_mask(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two masks have the same shape and values (for 2-D uint8 ones, one pass without a temporary array)."""
+    if a.shape != b.shape:
+        return False
+    fast = all(m.dtype == np.uint8 and m.ndim == 2 and m.flags.c_contiguous for m in (a, b))
+    return cv2.norm(a, b, cv2.NORM_INF) == 0 if fast else bool(np.array_equal(a, b))
+
+
 def check_mask(
     mask: np.ndarray,
     image_shape: Sequence[int],
