@@ -367,10 +367,12 @@ GENERATION_KEYS = ("model", "prompt", "negative_prompt", "seed", "steps", "guida
 
 def with_generation_records(inv: Inventory, folder: Path) -> Inventory:
     """The inventory with each generated image's record from `generation.jsonl` (bad records rejected)."""
-    from .generation.records import read_generation_records
+    if not folder.is_dir():
+        return inv
+    from .generation.records import read_generation_records  # the generation package: only when there is one
 
     errors: list[str] = []
-    records = read_generation_records(folder, errors=errors) if folder.is_dir() else {}
+    records = read_generation_records(folder, errors=errors)
     path = folder / GENERATION_RECORDS
     rejected = [Rejected(str(path), "line " + error.removeprefix(f"{path}:").strip(), "discover") for error in errors]
     generated = []

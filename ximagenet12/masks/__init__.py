@@ -1,8 +1,8 @@
 """Object masks: readers for every annotation format a build accepts, mask checks, agreement between mask sets
 and mask variants."""
 
-from .mask_sets import MaskSet, open_mask_set
-from .metrics import PairMetrics, compare_masks
+from typing import Any
+
 from .readers import (
     AREA_SHAPE_TYPES,
     LOSSLESS_SUFFIXES,
@@ -17,8 +17,8 @@ from .readers import (
     mask_from_labelme,
     mask_from_png,
     polygon_mask,
+    same_mask,
 )
-from .set_agreement import Agreement, agreement
 from .variants import MaskVariant, VariantError, parse_variant
 
 __all__ = [
@@ -44,4 +44,23 @@ __all__ = [
     "open_mask_set",
     "parse_variant",
     "polygon_mask",
+    "same_mask",
 ]
+
+# Agreement between mask sets is not needed to build or load: imported on first use.
+_LAZY = {
+    "Agreement": "set_agreement",
+    "agreement": "set_agreement",
+    "MaskSet": "mask_sets",
+    "open_mask_set": "mask_sets",
+    "PairMetrics": "metrics",
+    "compare_masks": "metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
