@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -385,7 +386,9 @@ def write_card(out: Path, manifest: Manifest, repo_id: str | None = None) -> str
     """Draw the pictures into `assets/` and write README.md, each through a temporary file; return the card text."""
     out = Path(out)
     pictures = pick_pictures(out, manifest)
-    write_pictures(out, manifest, pictures)
-    text = render_card(manifest, repo_id, pictures)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the text is rendered while the pictures are drawn
+        drawing = pool.submit(write_pictures, out, manifest, pictures)
+        text = render_card(manifest, repo_id, pictures)
+        drawing.result()
     write_atomic(out / CARD_NAME, text)
     return text

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from ximagenet12.features import split_of
-from ximagenet12.imageio import ImageDecodeError, decode_any
+from ximagenet12.imageio import ImageDecodeError, decode_any, encode_png
 from ximagenet12.manifest import Manifest, shard_path
 from ximagenet12.pictures import closest_to_a_third, family_rows, make_rows, outline
 from ximagenet12.preview import FAMILIES, ORIGINAL_LABEL
@@ -37,7 +37,6 @@ CLASS_GRID_HEIGHT = 120
 # Shards are read in batches of rows through a buffer: a whole row group of images is up to 64 MB.
 BATCH_ROWS = 32
 READ_BUFFER_BYTES = 1 << 20
-PNG_LEVEL = 6  # zlib's default: level 9 saved under 1% of the bytes of a build's grids for 2.6x the time
 
 
 @dataclass(frozen=True)
@@ -198,14 +197,6 @@ def _background_name(manifest: Manifest, background_id: str) -> str:
     return next((c.name for c in manifest.classes if c.wnid == wnid), background_id.rsplit("/", 1)[-1])
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    """The picture as PNG (photographs: a higher zlib level barely shrinks them)."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, PNG_LEVEL])
-    if not ok:
-        raise ValueError("PNG encoding failed")
-    return buf.tobytes()
-
-
 def _shard_files(manifest: Manifest, pictures: Pictures) -> dict[tuple[str, str], list[str]]:
     """(config, source id) -> the files that may hold the source's row: its shard's, when known, else all."""
     files = _files_by_config(manifest)
@@ -258,7 +249,9 @@ def class_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarr
 def write_pictures(out: Path, manifest: Manifest, pictures: Pictures) -> list[str]:
     """Draw the card's pictures into `assets/` (each written atomically); return the paths written.
 
-    The two are drawn at once, in two threads: reading, decoding and PNG encoding release the GIL.
+    The two are drawn at once, in two threads: reading, decoding and PNG encoding release the GIL. They are
+    encoded as the shards' colour PNGs are (zlib level 1, fast filters): 3x faster than zlib's default level
+    for 7% more bytes.
     """
     drawings = []
     if pictures.source_id is not None:
@@ -268,7 +261,7 @@ def write_pictures(out: Path, manifest: Manifest, pictures: Pictures) -> list[st
 
     def draw(drawing: tuple[str, Callable[[Path, Manifest, Pictures], np.ndarray]]) -> tuple[str, bytes]:
         path, picture = drawing
-        return path, _png(picture(out, manifest, pictures))
+        return path, encode_png(picture(out, manifest, pictures))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         drawn = list(pool.map(draw, drawings))
