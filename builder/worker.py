@@ -285,7 +285,7 @@ def _scenario_row(
         if row.partners or row.backgrounds:
             kwargs, background_id, of_candidate = _paired(row, loader, bad)
             recorded.update(of_candidate)
-        out_image, out_mask, params = apply(scenario_of(row.config), src.rgb, mask, seed=row.seed, **kwargs)
+        out_image, out_mask, params = apply(scenario_of(row.config), src.rgb, mask, seed=row.seed, copy=False, **kwargs)
         data, ext = _encode(scenario_of(row.config), out_image, quality)
         image_cell = _image_cell(data, f"{source.id}.{ext}")
     if out_mask is not mask and not same_mask(out_mask, mask):

@@ -737,3 +737,18 @@ def test_under_sharing_each_mask_is_checked_once_and_results_are_the_same(monkey
     assert checks.count("mask") == 2  # one per mask object, for all the configs
     paired = [n for n in NAMES if SCENARIOS[n].extra is not None and "background_mask" in SCENARIOS[n].extra.arguments]
     assert checks.count("background_mask") == 2 * len(paired) > 0  # each run brings a new partner mask
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_copy_false_gives_the_same_pixels_and_may_return_the_inputs(name: str) -> None:
+    """`copy=False` (what a build uses) changes no value; a scenario that keeps the mask hands back the very mask."""
+    image, mask = make_image(9, 20, 28), ellipse_mask(20, 28)
+    extra = extra_inputs(name, image, mask)
+    copied = apply(name, image, mask, seed=4, **extra)
+    shared = apply(name, image, mask, seed=4, copy=False, **extra)
+    for got, want in zip(shared[:2], copied[:2], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert shared[2] == copied[2]
+    assert not np.shares_memory(copied[1], mask)
+    keeps_mask = np.array_equal(copied[1], mask)
+    assert (shared[1] is mask) == keeps_mask

@@ -136,12 +136,15 @@ def apply(
     background: np.ndarray | None = None,
     background_mask: np.ndarray | None = None,
     params: dict[str, Any] | None = None,
+    copy: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Run scenario `name`; returns (image, mask aligned with it, JSON-able params incl. the seed).
 
     `background` is the photo for `rand_bg`, the generated image for `ai_bg` and the other image
     for `mixed_*` (with `background_mask`). Pass `params` (as returned earlier, or a stored row's) to
     reproduce a result without drawing; otherwise they are drawn from `numpy.random.default_rng(seed)`.
+    With `copy=False` the results may be the inputs themselves (the mask, most often), for a caller that
+    only reads them: a build encodes a mask once per source, not once per row.
     """
     try:
         scenario = SCENARIOS[name]
@@ -176,6 +179,8 @@ def apply(
         out_image, out_mask = scenario.run(image, mask, **scenario.recipe, **drawn, **kwargs)
     except ValueError as exc:
         raise ScenarioError(f"{name}: {exc}") from exc
+    if not copy:
+        return out_image, out_mask, dict(params)
     inputs = [a for a in (image, mask, background, background_mask) if a is not None]
     return _fresh(out_image, inputs), _fresh(out_mask, inputs), dict(params)
 
