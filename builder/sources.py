@@ -85,6 +85,10 @@ class Rejected:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def line(self) -> str:
+        """`file: reason`, the file named once: many reasons already start with it."""
+        return self.reason if self.reason.startswith(f"{self.file}: ") else f"{self.file}: {self.reason}"
+
 
 @dataclass
 class Inventory:

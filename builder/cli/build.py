@@ -122,7 +122,7 @@ def _print_report(report: BuildReport, out: Path) -> None:
         if entries:
             print(f"{what}: {len(entries)} (see {out / 'rejected.jsonl'})")
             for r in entries[:5]:
-                print(f"  {r.file}: {r.reason}")
+                print(f"  {r.line()}")
             if len(entries) > 5:
                 print(f"  ... and {len(entries) - 5} more")
 

@@ -127,6 +127,8 @@ def test_summary_names_the_rejects(bad_tree: Path, tmp_path: Path, capsys: pytes
     printed = capsys.readouterr()
     assert "rejected:" in printed.out and "rejected.jsonl" in printed.out
     assert "--strict" in printed.err
+    listed = [line.strip() for line in printed.out.splitlines() if line.startswith("  ") and ": " in line]
+    assert listed and all(line.count(line.split(": ", 1)[0] + ": ") == 1 for line in listed)  # each file named once
 
 
 def test_nothing_built_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
