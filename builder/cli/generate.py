@@ -97,7 +97,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"made {len(report.made)}, already made {len(report.already)}, skipped {len(report.rejected)} "
           f"in {report.seconds:.1f} s -> {args.out}")
     for r in report.rejected:
-        print(f"  skipped {r.file}: {r.reason}")
+        print(f"  skipped {r.line()}")
     if not report.made and not report.already:
         print("error: no image was made", file=sys.stderr)
         return 1
