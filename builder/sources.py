@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ximagenet12.classes import CLASSES, ClassInfo, make_classes
-from ximagenet12.errors import XImageNet12Error
+from ximagenet12.errors import XImageNet12Error, named_once
 
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 AUTHOR_MASK_DIRS = ("standard_masks", "masks")
@@ -87,7 +87,7 @@ class Rejected:
 
     def line(self) -> str:
         """`file: reason`, the file named once: many reasons already start with it."""
-        return self.reason if self.reason.startswith(f"{self.file}: ") else f"{self.file}: {self.reason}"
+        return named_once(self.file, self.reason)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import numpy as np
 
 from ximagenet12 import imageio
 from ximagenet12 import manifest as mf
+from ximagenet12.errors import named_once
 from ximagenet12.masks import MaskError, check_mask, coco_index, load_mask, mask_from_coco, same_mask
 from ximagenet12.masks.variants import parse_variant
 from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
@@ -304,9 +305,8 @@ def _scenario_row(
 
 
 def _scenario_reason(config: str, exc: Exception) -> str:
-    """`config: message`, the message once: a ScenarioError's own text may already start with `config: `."""
-    message = str(exc)
-    return message if message.startswith(f"{config}: ") else f"{config}: {message}"
+    """`config: message`, the config once: a ScenarioError's own text may already start with `config: `."""
+    return named_once(config, str(exc))
 
 
 def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:

@@ -41,6 +41,11 @@ class MissingExtra(XImageNet12Error, ImportError):
         self.extra = extra
 
 
+def named_once(name: str, message: str) -> str:
+    """`name: message`, with `name` once: many messages already start with the file or config they are about."""
+    return message if message.startswith(f"{name}: ") else f"{name}: {message}"
+
+
 def one_line(exc: BaseException) -> str:
     """`Type: first line of the message` (and the next, when the first ends with a colon)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
