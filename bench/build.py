@@ -202,7 +202,7 @@ def _child_floor(sources: Path, out: Path, _: int, configs: tuple[str, ...]) -> 
             rows += 1
             png = SCENARIOS[scenario_of(row.config)].encoding == "png"
             outputs.append((("png", pixels) if png else pixels, out_mask))
-        masks = {id(m): m for _, m in outputs}
+        masks = {np.ascontiguousarray(m).tobytes(): m for _, m in outputs}  # each distinct mask once, as ours
         start, start_cpu = time.perf_counter(), time.process_time()
         for pixels, _ in outputs:
             if isinstance(pixels, tuple):
