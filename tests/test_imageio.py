@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import cv2
@@ -247,6 +249,26 @@ def test_png_round_trip_is_exact(height: int, width: int, channels: int, seed: i
     with Image.open(io.BytesIO(data)) as im:
         assert im.mode == {0: "L", 3: "RGB", 4: "RGBA"}[channels]
         np.testing.assert_array_equal(np.asarray(im), array)
+
+
+def _scanline_filters(png: bytes, row_bytes: int) -> set[int]:
+    """The filter type byte of every scanline of a non-interlaced PNG."""
+    idat, at = b"", 8
+    while at < len(png):
+        (length,), kind = struct.unpack(">I", png[at : at + 4]), png[at + 4 : at + 8]
+        if kind == b"IDAT":
+            idat += png[at + 8 : at + 8 + length]
+        at += 12 + length
+    raw = zlib.decompress(idat)
+    return {raw[i] for i in range(0, len(raw), row_bytes + 1)}
+
+
+@pytest.mark.parametrize("channels", [0, 3, 4])
+def test_png_rows_are_up_filtered(channels: int) -> None:
+    """Every row is "up"-filtered, masks and colour alike (bench/png.py: as small as adaptive, and faster)."""
+    shape = (30, 40) if channels == 0 else (30, 40, channels)
+    array = np.random.default_rng(channels).integers(0, 256, shape, dtype=np.uint8)
+    assert _scanline_filters(encode_png(array), 40 * max(channels, 1)) == {2}
 
 
 def test_decode_any_rejects_junk() -> None:
