@@ -83,7 +83,6 @@ def _naive_rows(items):
 
     from ximagenet12 import imageio
     from ximagenet12.masks import load_mask
-    from ximagenet12.masks.variants import parse_variant
     from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply, scenario_of
 
     @functools.lru_cache(maxsize=256)
@@ -101,14 +100,7 @@ def _naive_rows(items):
                 image = {"bytes": Path(s.image).read_bytes(), "path": f"{s.id}{Path(s.image).suffix.lower()}"}
                 out_mask, params = mask, {"seed": row.seed}
             else:
-                kwargs = {}
-                if row.partners:
-                    other, other_mask = decoded(row.partners[0].image, row.partners[0].mask)
-                    if row.mask_variant:
-                        other_mask = parse_variant(row.mask_variant)(other_mask)
-                    kwargs = {"background": other, "background_mask": other_mask}
-                elif row.backgrounds:
-                    kwargs = {"background": decoded(row.backgrounds[0].path, None)[0]}
+                kwargs = _extra_inputs(row, decoded)
                 try:
                     pixels, out_mask, params = apply(config, rgb, mask, seed=row.seed, **kwargs)
                 except ScenarioError:
@@ -163,6 +155,7 @@ def _child_floor(sources: Path, out: Path, _: int, configs: tuple[str, ...]) -> 
 
     from ximagenet12 import imageio
     from ximagenet12.masks import mask_from_png
+    from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply, scenario_of
     from ximagenet12.scenarios.functional import sharing
 
     cv2.setNumThreads(1)
@@ -185,8 +178,19 @@ def _child_floor(sources: Path, out: Path, _: int, configs: tuple[str, ...]) -> 
     for item in plan.items:
         rgb, mask = decoded[item.source.image]
         start, start_cpu = time.perf_counter(), time.process_time()
+        outputs = []
         with sharing():  # the real outputs, computed as ours does; timed apart from the floor
-            outputs = [o for row in item.rows if (o := _output(row, rgb, mask, decoded)) is not None]
+            for row in item.rows:
+                if row.config == "original":
+                    outputs.append((None, mask))
+                    continue
+                config = scenario_of(row.config)
+                try:
+                    kwargs = _extra_inputs(row, lambda path, _mask: decoded[path])
+                    image, out_mask, _ = apply(config, rgb, mask, seed=row.seed, copy=False, **kwargs)
+                except ScenarioError:
+                    continue  # ours rejects the row too
+                outputs.append(((SCENARIOS[config].encoding, image), out_mask))
         pixels, pixels_cpu = pixels + time.perf_counter() - start, pixels_cpu + time.process_time() - start_cpu
         rows += len(outputs)
         masks = {np.ascontiguousarray(m).tobytes(): m for _, m in outputs}  # each distinct mask once, as ours
@@ -199,26 +203,18 @@ def _child_floor(sources: Path, out: Path, _: int, configs: tuple[str, ...]) -> 
     return {"rows": rows, "seconds": seconds, "timed_cpu": cpu, "pixels_seconds": pixels, "pixels_cpu": pixels_cpu}
 
 
-def _output(row, rgb, mask, decoded):
-    """((encoding, pixels) or None for `original`, mask) of one row, or None where ours rejects the row."""
-    from ximagenet12.masks.variants import parse_variant
-    from ximagenet12.scenarios import SCENARIOS, ScenarioError, apply, scenario_of
-
-    if row.config == "original":
-        return None, mask
-    kwargs = {}
+def _extra_inputs(row, decoded) -> dict:
+    """`apply`'s background inputs of a planned row; `decoded(image, mask)` gives an input's (rgb, mask)."""
     if row.partners:
-        other, other_mask = decoded[row.partners[0].image]
+        other, other_mask = decoded(row.partners[0].image, row.partners[0].mask)
         if row.mask_variant:
+            from ximagenet12.masks.variants import parse_variant
+
             other_mask = parse_variant(row.mask_variant)(other_mask)
-        kwargs = {"background": other, "background_mask": other_mask}
-    elif row.backgrounds:
-        kwargs = {"background": decoded[row.backgrounds[0].path][0]}
-    try:
-        pixels, out_mask, _ = apply(scenario_of(row.config), rgb, mask, seed=row.seed, copy=False, **kwargs)
-    except ScenarioError:
-        return None
-    return (SCENARIOS[scenario_of(row.config)].encoding, pixels), out_mask
+        return {"background": other, "background_mask": other_mask}
+    if row.backgrounds:
+        return {"background": decoded(row.backgrounds[0].path, None)[0]}
+    return {}
 
 
 CHILDREN = {"ours": _child_ours, "naive": _child_naive, "floor": _child_floor}
