@@ -102,7 +102,7 @@ def _as_mask(array: np.ndarray, source: str) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 2:
         raise MaskError(f"{source}: mask must be a 2-D array, got shape {array.shape}")
-    return np.where(array != 0, 255, 0).astype(np.uint8)
+    return (array != 0).view(np.uint8) * 255
 
 
 def _check_name(name: str) -> str:

@@ -100,7 +100,7 @@ def _read_bytes(path_or_bytes: PathLike | bytes, source: object) -> tuple[bytes,
 
 def _image_to_mask(image: np.ndarray, threshold: int, source: object) -> np.ndarray:
     if image.ndim == 2:
-        return np.where(image > threshold, 255, 0).astype(np.uint8)
+        return (image > threshold).view(np.uint8) * 255
     channels = image.shape[2]
     if channels == 1:
         return _image_to_mask(image[:, :, 0], threshold, source)
@@ -114,7 +114,7 @@ def _image_to_mask(image: np.ndarray, threshold: int, source: object) -> np.ndar
         )
     if channels == 4:
         red &= image[:, :, 3] > 0
-    return np.where(red, 255, 0).astype(np.uint8)
+    return red.view(np.uint8) * 255
 
 
 def _header_size(data: bytes, source: object) -> tuple[int, int]:
@@ -350,7 +350,7 @@ def _rle_mask(seg: dict, height: int, width: int, where: str, source: object) ->
         # pycocotools 2.0.x under NumPy 2 warns on every decode; the result is unaffected.
         warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
         decoded = coco_mask.decode(rle)
-    return np.where(decoded > 0, 255, 0).astype(np.uint8)
+    return (decoded > 0).view(np.uint8) * 255
 
 
 def _coco_polygons(seg: list, height: int, width: int, where: str, source: object) -> list[np.ndarray]:

@@ -49,20 +49,20 @@ def disk(radius: int) -> np.ndarray:
 def erode(mask: np.ndarray, k: int) -> np.ndarray:
     """The mask without the object pixels that lie within `k` pixels of the background."""
     # Outside the image counts as object for OpenCV's erosion, so the image edge erodes nothing.
-    binary = np.where(_check(mask) > 0, 255, 0).astype(np.uint8)
+    binary = (_check(mask) > 0).view(np.uint8) * 255
     return cv2.erode(binary, disk(k))
 
 
 def dilate(mask: np.ndarray, k: int) -> np.ndarray:
     """The mask with every pixel within `k` pixels of the object added."""
-    binary = np.where(_check(mask) > 0, 255, 0).astype(np.uint8)
+    binary = (_check(mask) > 0).view(np.uint8) * 255
     return cv2.dilate(binary, disk(k))
 
 
 def simplify(mask: np.ndarray, eps: float) -> np.ndarray:
     """The mask redrawn from Douglas-Peucker simplifications (tolerance `eps` px) of all its outlines."""
     mask = _check(mask)
-    binary = np.where(mask > 0, 255, 0).astype(np.uint8)
+    binary = (mask > 0).view(np.uint8) * 255
     contours, hierarchy = cv2.findContours(binary, cv2.RETR_TREE, cv2.CHAIN_APPROX_NONE)
     out = np.zeros_like(binary)
     if hierarchy is None:

@@ -76,7 +76,7 @@ def _check_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarr
         raise ScenarioError(f"{what} is {mask.shape[0]}x{mask.shape[1]} (HxW), its image is {shape[0]}x{shape[1]}")
     if mask.dtype == np.uint8 and is_binary(mask):
         return mask
-    return np.where(mask != 0, 255, 0).astype(np.uint8)
+    return (mask != 0).view(np.uint8) * 255
 
 
 def _checked_mask(mask: np.ndarray, shape: tuple[int, ...], what: str) -> tuple[np.ndarray, int]:
