@@ -94,11 +94,17 @@ def column(values: Sequence[Any], type_: pa.DataType) -> pa.Array:
     raise TypeError(f"no buffer layout for Arrow type {type_}")
 
 
+def new_attempt() -> str:
+    """A fresh attempt token for `partial_path`."""
+    return uuid.uuid4().hex[:12]
+
+
 def partial_path(path: Path, attempt: str) -> Path:
     """Where a shard is written until it is complete.
 
-    Each writer has its own `attempt` token: a task that a cluster retried elsewhere while the first attempt
-    still runs (a node cut off, not dead) writes its own file, and the atomic rename of identical bytes wins.
+    Each attempt at a shard has its own `attempt` token: a task that a cluster retried elsewhere while the
+    first attempt still runs (a node cut off, not dead) writes its own file, and the atomic rename of identical
+    bytes wins.
     """
     return path.with_name(f".{path.name}.{attempt}{PARTIAL_SUFFIX}")
 
@@ -106,7 +112,9 @@ def partial_path(path: Path, attempt: str) -> Path:
 class ShardWriter:
     """Streams rows into one Parquet file, flushing a row group every ~64 MB (100-1000 rows)."""
 
-    def __init__(self, root: Path, relpath: str, config: str, split: str, fmt: ParquetFormat):
+    def __init__(
+        self, root: Path, relpath: str, config: str, split: str, fmt: ParquetFormat, attempt: str | None = None
+    ):
         self.root, self.relpath, self.config, self.split = root, relpath, config, split
         self.path = root / relpath
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -115,7 +123,7 @@ class ShardWriter:
         self._buffered_bytes = 0
         self.num_rows = 0
         self.num_bytes = 0
-        self._partial = partial_path(self.path, uuid.uuid4().hex[:12])
+        self._partial = partial_path(self.path, attempt or new_attempt())
         self._writer = pq.ParquetWriter(
             self._partial,
             self.schema,

@@ -21,7 +21,7 @@ from ximagenet12.scenarios import SCENARIOS, apply, scenario_of
 from ximagenet12.scenarios.functional import sharing
 
 from .plan import Row, SourcePlan
-from .shards import ParquetFormat, ShardWriter, flush_over_budget
+from .shards import ParquetFormat, ShardWriter, flush_over_budget, new_attempt, partial_path
 from .sources import Background, Rejected, Source
 
 Progress = Callable[[dict[str, int]], None]
@@ -315,6 +315,7 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
     loader = _process_loader()
     result = ShardResult(job.index, job.fingerprint)
     writers: dict[tuple[str, str], ShardWriter] = {}
+    attempt = new_attempt()
     try:
         for item in job.items:
             done: dict[str, int] = {}
@@ -342,7 +343,9 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
                         continue
                     key = (row.config, item.split)
                     if key not in writers:
-                        writers[key] = ShardWriter(out_dir, job.relpath(*key), row.config, item.split, job.parquet)
+                        writers[key] = ShardWriter(
+                            out_dir, job.relpath(*key), row.config, item.split, job.parquet, attempt
+                        )
                     writers[key].add(record)
                     flush_over_budget(writers.values())
                     done[row.config] = done.get(row.config, 0) + 1
@@ -362,8 +365,15 @@ def build_shard(job: ShardJob, progress: Progress | None = None) -> ShardResult:
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        _drop_partials(out_dir, job, attempt)
         raise
     return result
+
+
+def _drop_partials(out_dir: Path, job: ShardJob, attempt: str) -> None:
+    """Remove this attempt's partial files that no writer holds: a Ctrl-C can land while a writer opens its file."""
+    for config, split in {(row.config, item.split) for item in job.items for row in item.rows}:
+        partial_path(out_dir / job.relpath(config, split), attempt).unlink(missing_ok=True)
 
 
 _LOADER: SourceLoader | None = None

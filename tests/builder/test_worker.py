@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from ximagenet12_builder import worker
+from ximagenet12_builder import shards, worker
 from ximagenet12_builder.pipeline import BuildOptions, run_build
 from ximagenet12_builder.plan import BLOCK_SOURCES, default_sources_per_shard
 from ximagenet12_builder.shards import ShardWriter, flush_over_budget, parquet_format
@@ -225,6 +225,31 @@ def test_a_build_worker_process_builds_a_shard_without_importing_datasets_or_pan
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split(maxsplit=1) == ["8", "[]\n"]
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.parquet"))
+
+
+def test_an_interrupt_while_a_writer_opens_its_file_leaves_no_partial_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C can land after Parquet created a writer's file and before the shard job holds the writer."""
+    root, out = tmp_path / "src", tmp_path / "out"
+    make_source_tree(root, n_per_class=2, wnids=WNIDS[:2], size=(24, 32))
+    keep = _KeepJobs()
+    run_build(BuildOptions(root, out, configs=("original", "seg_img", "no_fg"), progress=False, engine=keep))
+    opened: list[Path] = []
+    open_writer = shards.pq.ParquetWriter
+
+    def interrupted_on_the_third(path, *args, **kwargs):
+        writer = open_writer(path, *args, **kwargs)
+        opened.append(Path(path))
+        if len(opened) == 3:
+            raise KeyboardInterrupt
+        return writer
+
+    monkeypatch.setattr(shards.pq, "ParquetWriter", interrupted_on_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        worker.build_shard(keep.jobs[0])
+    assert len(opened) == 3 and opened[2].name.endswith(".partial")
+    assert not list(out.rglob("*.partial")) and not list(out.rglob("*.parquet"))
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, "system"), ("mimalloc", "mimalloc")])
