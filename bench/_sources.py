@@ -67,3 +67,14 @@ def scaled_sample(root: Path, n: int, seed: int = 0) -> Path:
     classes = [{"wnid": w, "imagenet_index": k, "name": w} for k, w in enumerate(wnids)]
     (root / "classes.json").write_text(json.dumps(classes))
     return root
+
+
+def with_backgrounds(root: Path, count: int = 12) -> Path:
+    """`backgrounds/`: photos for rand_bg (the sample's photos turned upside down; only their pixels matter)."""
+    folder = root / "backgrounds"
+    folder.mkdir(exist_ok=True)
+    images = sorted((root / "image").rglob("*.JPEG"))[:count]
+    for k, path in enumerate(images):
+        rgb = imageio.read_rgb(str(path)).rgb
+        (folder / f"bg_{k:03d}.jpg").write_bytes(imageio.encode_jpeg(cv2.flip(rgb, -1), 90))
+    return root

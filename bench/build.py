@@ -253,20 +253,6 @@ def _measure(kind: str, sources: Path, out: Path, n: int, configs: str) -> dict:
     return result
 
 
-def _with_backgrounds(root: Path, count: int = 12) -> None:
-    """`backgrounds/`: photos for rand_bg (the sample's photos turned upside down; only their pixels matter)."""
-    import cv2
-
-    from ximagenet12 import imageio
-
-    folder = root / "backgrounds"
-    folder.mkdir(exist_ok=True)
-    images = sorted((root / "image").rglob("*.JPEG"))[:count]
-    for k, path in enumerate(images):
-        rgb = imageio.read_rgb(str(path)).rgb
-        (folder / f"bg_{k:03d}.jpg").write_bytes(imageio.encode_jpeg(cv2.flip(rgb, -1), 90))
-
-
 def _compile_bytecode() -> None:
     """Compile the project's modules to `__pycache__`, as pip does for an installed package.
 
@@ -296,7 +282,7 @@ def main() -> None:
     if args.child:
         return _child(args.child[0], args.child[1], args.child[2], int(args.child[3]), args.child[4])
 
-    from _sources import scaled_sample
+    from _sources import scaled_sample, with_backgrounds
 
     _compile_bytecode()
     configs = _configs(args.configs)
@@ -304,7 +290,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         sources = scaled_sample(tmp / "src", args.sources)
-        _with_backgrounds(sources)
+        with_backgrounds(sources)
         if args.engine == "ray":
             from _engines import compare_engines
 

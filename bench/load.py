@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sources import scaled_sample
+from _sources import scaled_sample, with_backgrounds
 
 
 def _pyarrow_rows(folder: Path, config: str) -> int:
@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "build"
-        sources = scaled_sample(Path(tmp) / "src", args.sources)
+        sources = with_backgrounds(scaled_sample(Path(tmp) / "src", args.sources))  # rand_bg needs photos
         subprocess.run(
             [
                 sys.executable,

@@ -18,10 +18,10 @@ pytestmark = pytest.mark.slow
 def bench():
     sys.path.insert(0, str(BENCH))
     try:
+        import _sources
         import build as bench_build
-        from _sources import scaled_sample
 
-        yield bench_build, scaled_sample
+        yield bench_build, _sources
     finally:
         sys.path.remove(str(BENCH))
         for name in ("build", "_sources"):
@@ -31,10 +31,9 @@ def bench():
 @pytest.fixture(scope="module")
 def built(bench, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The bench's inputs at 16 sources (every config buildable) and our build of them."""
-    bench_build, scaled_sample = bench
+    bench_build, sources_module = bench
     root = tmp_path_factory.mktemp("bench")
-    sources = scaled_sample(root / "src", 16)
-    bench_build._with_backgrounds(sources, count=4)
+    sources = sources_module.with_backgrounds(sources_module.scaled_sample(root / "src", 16), count=4)
     out = root / "ours"
     assert bench_build._child_ours(sources, out, 1, bench_build._configs("all"))["rows"] > 0
     return sources, out

@@ -61,7 +61,8 @@ def row_chunks(
                     continue
                 if stop is not None and first >= stop:
                     break
-                table = parquet.read_row_group(group, columns=list(columns))
+                # use_threads=False: Arrow threads on an fsspec file, see ximagenet12/dataset.py
+                table = parquet.read_row_group(group, columns=list(columns), use_threads=False)
                 if rows is not None:
                     lo = max(start, first) - first
                     table = table.slice(lo, min(offset, stop) - first - lo)

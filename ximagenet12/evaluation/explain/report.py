@@ -194,7 +194,7 @@ def read_rows(source: BuildSource, config: str, split: str, ids: Sequence[str]) 
     for path in source.files(config, split):
         with source.parquet(path) as parquet:
             for group in range(parquet.num_row_groups):
-                table = parquet.read_row_group(group, columns=["source_id", "image", "mask"])
+                table = parquet.read_row_group(group, columns=["source_id", "image", "mask"], use_threads=False)
                 table = table.filter(pc.is_in(table.column("source_id"), wanted))
                 images = table.column("image").combine_chunks().field("bytes").to_pylist()
                 masks = table.column("mask").combine_chunks().field("bytes").to_pylist()
