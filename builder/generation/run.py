@@ -260,6 +260,17 @@ def _source_rejects(rejected: list[Rejected], elsewhere: tuple[Path, ...]) -> li
     return [r for r in rejected if not any(Path(r.file).resolve().is_relative_to(f) for f in folders)]
 
 
+def _check_steps(steps: int, model: Model) -> None:
+    """Refuse a --steps that the pipeline's strength rounds down to no denoising step (diffusers would raise)."""
+    if model.strength <= 0 or int(steps * model.strength) >= 1:
+        return
+    fewest = next(n for n in range(steps + 1, steps + 10_000) if int(n * model.strength) >= 1)
+    raise XImageNet12Error(
+        f"--steps {steps}: {model.info.get('id', 'the model')} denoises for int(steps x strength {model.strength:g}) "
+        f"= 0 steps; use --steps {fewest} or more"
+    )
+
+
 def generate_backgrounds(opts: GenerationOptions, log: Log = print) -> GenerationReport:
     """Make every missing image; skip those already made with the same settings; never touch a file not ours."""
     started = time.perf_counter()
@@ -288,6 +299,7 @@ def generate_backgrounds(opts: GenerationOptions, log: Log = print) -> Generatio
     device = resolve_device(opts.device)
     precision = opts.precision or default_precision(device)
     model = load_model(opts.model, revision=opts.revision, device=device, precision=precision)
+    _check_steps(opts.steps, model)
     report.device, report.precision, report.model = device, precision, model.info
     settings = fingerprint(settings_of(opts, model))
     todo = {job.file for job in mine if not folder.done(job, settings)}

@@ -18,7 +18,7 @@ from ximagenet12_builder.generation import (
 from ximagenet12_builder.generation.prompts import DEFAULT_NEGATIVE_PROMPT, DEFAULT_PROMPT
 
 from ximagenet12 import imageio
-from ximagenet12.errors import DataError
+from ximagenet12.errors import DataError, XImageNet12Error
 from ximagenet12.masks import load_mask
 
 from .conftest import WNIDS
@@ -34,6 +34,17 @@ def run(sources: Path, out: Path, model: Path, logs: list[str] | None = None, **
     options = {"steps": 2, "seed": 5, **options}
     opts = GenerationOptions(sources=sources, out=out, model=str(model), progress=False, **options)
     return generate_backgrounds(opts, log=(logs if logs is not None else []).append)
+
+
+def test_steps_that_the_strength_rounds_to_none_are_one_line_before_any_image(
+    sources: Path, tiny_sdxl: Path, tmp_path: Path
+) -> None:
+    """SDXL inpainting's strength is 0.9999: one step would be int(0.9999) = 0 steps, which diffusers refuses."""
+    out = tmp_path / "out"
+    with pytest.raises(XImageNet12Error, match=r"^--steps 1: .* = 0 steps; use --steps 2 or more$"):
+        run(sources, out, tiny_sdxl, steps=1)
+    assert not out.exists() or not images(out)
+    assert len(run(sources, out, tiny_sdxl, steps=2).made) == 4
 
 
 def source_pixels(sources: Path, source_id: str) -> tuple[np.ndarray, np.ndarray]:
