@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -264,7 +265,9 @@ def _check_steps(steps: int, model: Model) -> None:
     """Refuse a --steps that the pipeline's strength rounds down to no denoising step (diffusers would raise)."""
     if model.strength <= 0 or int(steps * model.strength) >= 1:
         return
-    fewest = next(n for n in range(steps + 1, steps + 10_000) if int(n * model.strength) >= 1)
+    fewest = max(steps + 1, math.floor(1 / model.strength))
+    while int(fewest * model.strength) < 1:
+        fewest += 1
     raise XImageNet12Error(
         f"--steps {steps}: {model.info.get('id', 'the model')} denoises for int(steps x strength {model.strength:g}) "
         f"= 0 steps; use --steps {fewest} or more"
