@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections import defaultdict
 from pathlib import Path
+from types import ModuleType
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,18 +16,21 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 pytestmark = pytest.mark.slow
 
 
+def _load(name: str) -> ModuleType:
+    """A bench script as a module of its own name (`bench/build.py` would clash with the `build` package)."""
+    spec = importlib.util.spec_from_file_location(f"bench{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH))
+    saved = list(sys.path)  # the scripts put bench/ on it
     try:
-        import _sources
-        import build as bench_build
-
-        yield bench_build, _sources
+        yield _load("build"), _load("_sources")
     finally:
-        sys.path.remove(str(BENCH))
-        for name in ("build", "_sources"):
-            sys.modules.pop(name, None)
+        sys.path[:] = saved
 
 
 @pytest.fixture(scope="module")
