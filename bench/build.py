@@ -16,6 +16,9 @@ source file's bytes for `original`):
 - floor: decode each input once and encode each stored output once (the real output pixels, computed
   outside the timed part), nothing else: no scenario pixels, no Parquet, no hashing, no imports.
   A stored output is encoded once however many rows store it: ours encodes a source's mask once, so does it.
+- rebuild: `ours` with 1 worker run again on its finished folder. Every shard is current, so only the fixed
+  part runs: imports, discovery, plan, checking the shard records, the card, exit. It runs on one core whatever
+  --workers says, so it bounds what more workers can gain (Amdahl); the report prints that bound.
 - floor + scenario pixels: the floor plus computing those output pixels as ours does (`apply` under
   `sharing()`), timed in the same child: the work no builder of these rows can skip. Ours over it is the
   builder's own cost: Parquet, hashing, start-up, card, the Python around each row. Both go row by row, as
@@ -225,7 +228,22 @@ def _extra_inputs(row, decoded) -> dict:
     return {}
 
 
-CHILDREN = {"ours": _child_ours, "naive": _child_naive, "floor": _child_floor}
+def _child_rebuild(sources: Path, out: Path, workers: int, configs: tuple[str, ...]) -> dict:
+    """`ours` again into its own finished folder: every shard is current, so only the fixed part runs."""
+    from ximagenet12.manifest import read_manifest
+
+    def files() -> dict[str, tuple[int, int]]:
+        stats = {f.path: (out / f.path).stat() for f in read_manifest(out).files}
+        return {path: (st.st_ino, st.st_mtime_ns) for path, st in stats.items()}
+
+    before = files()
+    result = _child_ours(sources, out, workers, configs)
+    if files() != before:
+        raise SystemExit(f"{out}: the rebuild wrote shards again; it was meant to find every one current")
+    return result
+
+
+CHILDREN = {"ours": _child_ours, "naive": _child_naive, "floor": _child_floor, "rebuild": _child_rebuild}
 
 
 def _child(kind: str, sources: str, out: str, n: int, configs: str) -> None:
@@ -297,12 +315,15 @@ def main() -> None:
             per_shard = max(1, -(-args.sources // 8))
             return compare_engines(sources, tmp, configs, per_shard, args.runs, FULL_RELEASE_SOURCES)
         kinds = [("floor", 1)] + [("ours", w) for w in workers] + [("naive", w) for w in workers]
+        if 1 in workers:
+            kinds.insert(kinds.index(("ours", 1)) + 1, ("rebuild", 1))
         results: dict[tuple[str, int], list[dict]] = {k: [] for k in kinds}
         for run in range(args.runs):
             for kind, n in kinds:
-                out = tmp / f"{kind}{n}_{run}"
+                out = tmp / f"{'ours' if kind == 'rebuild' else kind}{n}_{run}"
                 results[(kind, n)].append(_measure(kind, sources, out, n, args.configs))
-                subprocess.run(["rm", "-rf", str(out)], check=True)
+                if kind != "ours" or ("rebuild", n) not in kinds:
+                    subprocess.run(["rm", "-rf", str(out)], check=True)
         load = os.getloadavg()
     _report(args, configs, kinds, results, load)
 
@@ -316,6 +337,8 @@ def _report(args, configs, kinds, results, load) -> None:
     print(f"{'run':<34} {'rows':>6} {'s':>18} {'rows/s':>22} {'CPU s':>18} {'peak RSS MB driver/worker':>26}")
     rate = {k: [r["rows"] / r["seconds"] for r in results[k]] for k in kinds}
     for kind, n in kinds:
+        if kind == "rebuild":
+            continue
         names = {"floor": "floor (decode+encode only)", "ours": "ours, --workers", "naive": "naive datasets, num_proc"}
         label = names[kind] if kind == "floor" else f"{names[kind]} {n}"
         rs = results[(kind, n)]
@@ -336,6 +359,7 @@ def _report(args, configs, kinds, results, load) -> None:
         return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
 
     workers = sorted(n for k, n in kinds if k == "ours")
+    scaled = [k for k in kinds if k[0] == "ours" and k[1] > 1]
     print(f"ours (1 worker) time / floor time     : {ratio(('floor', 1), ('ours', 1))}   (goal <= 1.3)")
     floor = results[("floor", 1)]
     ours_1 = results[("ours", 1)]
@@ -357,6 +381,15 @@ def _report(args, configs, kinds, results, load) -> None:
     if len(workers) > 1:
         scaling = ratio(("ours", workers[-1]), ("ours", 1))
         print(f"{workers[-1]} workers / 1 worker                : {scaling}   (goal >= 1.8)")
+    if ("rebuild", 1) in results and scaled:
+        # Amdahl: the fixed part (imports, discovery, plan, card, exit) runs on one core whatever --workers says.
+        fixed = [r["seconds"] for r in results[("rebuild", 1)]]
+        n = scaled[-1][1]
+        bound = [ours_1[i]["seconds"] / (fixed[i] + (ours_1[i]["seconds"] - fixed[i]) / n) for i in runs]
+        whole = _stats([r["seconds"] for r in ours_1])
+        print(f"fixed part (a rebuild, all current)   : {_stats(fixed)} s of {whole} s, 1 worker")
+        print(f"{n} workers / 1 worker at most          : {statistics.median(bound):.2f}x "
+              f"({min(bound):.2f}-{max(bound):.2f})   (Amdahl's bound from the fixed part)")
     per_row = statistics.median(rate[("ours", workers[-1])])
     full_rows = FULL_RELEASE_SOURCES * rows[("ours", 1)] / args.sources
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -10,6 +11,8 @@ from types import ModuleType
 
 import pyarrow.parquet as pq
 import pytest
+
+from ximagenet12.manifest import STATE_DIR, read_manifest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -86,3 +89,20 @@ def test_floor_encodes_every_row_ours_builds(bench, built) -> None:
     result = bench_build._child_floor(sources, ours.parent / "floor", 1, bench_build._configs("all"))
     assert result["rows"] == stored
     assert result["seconds"] > 0 and result["pixels_seconds"] > 0
+
+
+def test_rebuild_times_only_the_fixed_part_and_refuses_a_build_that_writes_shards(bench, built, tmp_path: Path) -> None:
+    bench_build, _ = bench
+    sources, ours = built
+    copy = tmp_path / "ours"
+    shutil.copytree(ours, copy)
+    configs = bench_build._configs("all")
+    assert bench_build._child_rebuild(sources, copy, 1, configs)["rows"] == _rows_in(ours)
+
+    next((copy / STATE_DIR / "shards").glob("*.json")).unlink()  # one shard no longer recorded: built again
+    with pytest.raises(SystemExit, match="wrote shards again"):
+        bench_build._child_rebuild(sources, copy, 1, configs)
+
+
+def _rows_in(out: Path) -> int:
+    return sum(f.num_rows for f in read_manifest(out).files)
