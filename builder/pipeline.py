@@ -31,6 +31,7 @@ from ximagenet12.masks.variants import parse_variant
 from ximagenet12.provenance import canonical_json, compact_fingerprint, library_versions, write_atomic
 from ximagenet12.scenarios import SCENARIOS, mask_variant_of, scenario_of
 
+from . import heap
 from .engines import DISK_FULL, Engine
 from .engines.local import LocalEngine
 from .plan import DEFAULT_MIXED_RAND_RULE, DEFAULT_SEED, MIXED_RAND_RULES, Plan, make_plan, shards_for
@@ -275,6 +276,12 @@ def shard_fingerprint(
     )
 
 
+def shard_fingerprints(plan: Plan, class_names: list[str], root: Path) -> list[str]:
+    """Every shard's fingerprint, each input file looked up once."""
+    inputs, versions = _Inputs(root), build_versions()
+    return [shard_fingerprint(plan, i, class_names, root, inputs, versions) for i in range(plan.num_shards)]
+
+
 def _record_path(out: Path, index: int) -> Path:
     return out / mf.STATE_DIR / "shards" / f"{index:05d}.json"
 
@@ -446,8 +453,7 @@ def run_build(opts: BuildOptions) -> BuildReport:
 def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan, engine: Engine) -> BuildReport:
     root = Path(opts.sources)
     class_names = [c.name for c in inv.classes]
-    inputs, versions = _Inputs(root), build_versions()
-    fingerprints = [shard_fingerprint(plan, i, class_names, root, inputs, versions) for i in range(plan.num_shards)]
+    fingerprints = shard_fingerprints(plan, class_names, root)
     # From here on the folder changes: the old manifest no longer describes it, so it goes first
     # (after what it listed is remembered), and the new one is written last.
     _remember_written(out, _written(out))
@@ -465,11 +471,13 @@ def _build_locked(opts: BuildOptions, out: Path, inv: Inventory, plan: Plan, eng
             photos = plan.photo_checks.get(i, ())
             jobs.append(ShardJob(i, plan.num_shards, plan.shard(i), str(out), fingerprints[i], parquet, photos=photos))
     total = sum(len(item.rows) for job in jobs for item in job.items)
+    heap.trim()  # what planning and fingerprinting freed, before this process builds shards too
     with tqdm(
         total=total, unit="row", desc="build", disable=not opts.progress or not jobs, dynamic_ncols=True, smoothing=0.1
     ) as bar:
         results = engine.run(jobs, _bar_progress(bar), lambda result: _write_record(out, result))
     report.built = sorted(r.index for r in results)
+    heap.trim()  # what the shards freed, before the card reads them back
     return finalize(out, report)
 
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from ximagenet12.features import split_of
 from ximagenet12.imageio import ImageDecodeError, decode_any, encode_png
 from ximagenet12.manifest import Manifest, shard_path
-from ximagenet12.pictures import closest_to_a_third, family_rows, make_rows, outline
+from ximagenet12.pictures import closest_to_a_third, family_rows, make_rows, outline, to_height
 from ximagenet12.preview import FAMILIES, ORIGINAL_LABEL
 from ximagenet12.provenance import write_atomic
 from ximagenet12.scenarios import SCENARIOS
@@ -221,10 +221,11 @@ def family_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndar
         found = _decoded(out, files.get((config, source_id), []), source_id)
         if found is None:
             continue
-        images[config] = found[0]
         if config == "original":
             images[config], labels[config] = outline(found[0], found[1], height=GRID_HEIGHT), ORIGINAL_LABEL
-        elif found[2]:
+            continue
+        images[config] = to_height(found[0], GRID_HEIGHT)  # held at tile size, not the source's
+        if found[2]:
             labels[config] = f"{config} + {_background_name(manifest, found[2])}"
     known = {name for _, names in FAMILIES for name in names}
     families = [*FAMILIES, ("Other", tuple(c for c in images if c not in known))]
@@ -241,7 +242,7 @@ def class_picture(out: Path, manifest: Manifest, pictures: Pictures) -> np.ndarr
         for config in pictures.class_configs:
             found = _decoded(out, files.get((config, source_id), []), source_id)
             if found is not None:
-                tiles.append((config, found[0]))
+                tiles.append((config, to_height(found[0], CLASS_GRID_HEIGHT)))
         rows.append((names.get(wnid, wnid), tiles))
     return make_rows(rows, height=CLASS_GRID_HEIGHT).pixels
 

@@ -387,6 +387,12 @@ def _process_loader() -> SourceLoader:
     return _LOADER
 
 
+def release_loader() -> None:
+    """Drop the process's loader and the decoded images it holds (up to CACHE_BYTES), once no shard job is left."""
+    global _LOADER
+    _LOADER = None
+
+
 def _report(progress: Progress | None, done: dict[str, int]) -> None:
     if progress is not None:
         progress(done)

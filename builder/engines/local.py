@@ -11,7 +11,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
-from ..worker import Progress, ShardJob, ShardResult, build_shard
+from ..worker import Progress, ShardJob, ShardResult, build_shard, release_loader
 from . import Finished, ShardFailed, one_line, stops_the_build
 
 _QUEUE = None
@@ -153,6 +153,7 @@ class LocalEngine:
                 shared.done(result)
         finally:
             cv2.setNumThreads(threads)
+            release_loader()  # the driver goes on to finalise: its decoded images would only take memory
 
     def _run_with_helpers(self, shared: _Jobs, progress: Progress) -> None:
         """Build jobs here while one feeder thread per helper process keeps that process on a job of its own."""

@@ -110,6 +110,16 @@ def _one_source_jobs(tmp_path: Path, job_type: type[ShardJob] = ShardJob) -> lis
     return [job_type(i, plan.num_shards, plan.shard(i), out, f"fp-{i}", fmt) for i in range(plan.num_shards)]
 
 
+def test_the_driver_keeps_no_decoded_images_once_its_shards_are_built(tmp_path: Path) -> None:
+    from ximagenet12_builder import worker
+
+    jobs = _one_source_jobs(tmp_path)
+    build_shard(jobs[0])
+    assert worker._LOADER is not None and worker._LOADER.decodes > 0  # a job decodes through the process's loader
+    LocalEngine(workers=1).run(jobs[1:], progress=lambda done: None, finished=lambda result: None)
+    assert worker._LOADER is None
+
+
 def test_two_workers_are_this_process_and_one_spawned_beside_it(tmp_path: Path) -> None:
     engine = LocalEngine(workers=2)
     engine.start(jobs=4)
