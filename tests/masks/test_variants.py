@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -76,11 +77,34 @@ def test_dilate_and_erode_match_the_definition(mask: np.ndarray, k: int) -> None
     assert (erode(m, k) <= m).all() and (m <= dilate(m, k)).all()
 
 
-@settings(max_examples=150, deadline=None)
-@given(small)
-def test_simplify_below_half_a_pixel_changes_nothing(mask: np.ndarray) -> None:
+def outline_pixels(mask: np.ndarray) -> np.ndarray:
+    """Pixels with an 8-neighbour of the other value (the image edge not counting)."""
+    k = np.ones((3, 3), np.uint8)
+    return cv2.dilate(mask, k, borderType=cv2.BORDER_REPLICATE) != cv2.erode(mask, k, borderType=cv2.BORDER_REPLICATE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(small, st.floats(0.01, 0.49))
+def test_simplify_below_half_a_pixel_moves_only_outline_pixels(mask: np.ndarray, eps: float) -> None:
     m = mask.astype(np.uint8) * 255
-    np.testing.assert_array_equal(simplify(m, 0.4), m)
+    changed = simplify(m, eps) != m
+    assert not (changed & ~outline_pixels(m)).any()
+
+
+@pytest.mark.parametrize("eps", [0.01, 0.25, 0.49])
+def test_simplify_below_half_a_pixel_keeps_straight_edges(eps: float) -> None:
+    mask = square(2, 3, 5)
+    mask[4:6, 1:9] = 255  # a plus sign: horizontal and vertical edges, inner and outer corners
+    np.testing.assert_array_equal(simplify(mask, eps), mask)
+
+
+def test_simplify_below_half_a_pixel_can_move_a_pixel_of_a_staircase() -> None:
+    """A vertex 0.4 px from the chord of its neighbours goes; the chord is then drawn through other pixels."""
+    stair = np.zeros((5, 7), np.uint8)
+    for y, x in [(0, 3), (1, 2), (2, 2), (3, 1), (4, 0)]:
+        stair[y, x] = 255
+    moved = simplify(stair, 0.4) != stair
+    assert moved.any() and not (moved & ~outline_pixels(stair)).any()
 
 
 def test_simplify_removes_a_notch_and_keeps_a_hole() -> None:

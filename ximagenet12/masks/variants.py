@@ -6,7 +6,8 @@
 - `simplify:EPS` replaces every outline (outer and hole) by its Douglas-Peucker simplification
   with tolerance EPS pixels (`cv2.approxPolyDP`, EPS >= 0.01): a polygon tool with fewer clicks. Outlines are
   traced with OpenCV and filled back with the polygon-edge-is-object convention of the mask
-  readers, so EPS below half a pixel gives the mask back unchanged.
+  readers. EPS below half a pixel keeps straight edges and moves only outline pixels: a staircase
+  vertex within EPS of its neighbours' chord goes, and the chord is drawn through the pixels nearest it.
 
 Each is a pure function of a 0/255 uint8 mask; a variant may empty a mask (eroding a thin object),
 which the caller must treat as it treats any empty mask. A variant's config-name suffix is
