@@ -237,12 +237,8 @@ class _Inputs:
         return facts
 
 
-def shard_fingerprint(
-    plan: Plan, index: int, class_names: list[str], root: Path, inputs: _Inputs | None = None,
-    versions: dict | None = None,
-) -> str:
+def _shard_fingerprint(plan: Plan, index: int, class_names: list[str], inputs: _Inputs, versions: dict) -> str:
     """What a shard's bytes depend on: its rows, every input they may read (sizes, times), recipes, versions."""
-    inputs = inputs or _Inputs(root)
     items = []
     for item in plan.shard(index):
         s = item.source
@@ -269,7 +265,7 @@ def shard_fingerprint(
             "items": items,
             "classes": class_names,
             "recipes": {c: mf.config_entry(c).to_dict() for c in plan.configs},
-            "versions": versions or build_versions(),
+            "versions": versions,
             "num_shards": plan.num_shards,
             "photo_checks": [inputs(photo.path) for photo in plan.photo_checks.get(index, ())],
         }
@@ -279,7 +275,7 @@ def shard_fingerprint(
 def shard_fingerprints(plan: Plan, class_names: list[str], root: Path) -> list[str]:
     """Every shard's fingerprint, each input file looked up once."""
     inputs, versions = _Inputs(root), build_versions()
-    return [shard_fingerprint(plan, i, class_names, root, inputs, versions) for i in range(plan.num_shards)]
+    return [_shard_fingerprint(plan, i, class_names, inputs, versions) for i in range(plan.num_shards)]
 
 
 def _record_path(out: Path, index: int) -> Path:
